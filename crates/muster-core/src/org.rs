@@ -110,6 +110,13 @@ impl Country {
     }
 }
 
+impl std::str::FromStr for Country {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        Self::parse(s)
+    }
+}
+
 impl std::fmt::Display for Country {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -1,0 +1,105 @@
+//! Muster's persistence layer.
+//!
+//! One [`Store`] with one query code path for both backends: SQLite (the
+//! embedded default, a WAL-mode file under the data directory) and PostgreSQL
+//! (scale-out, chosen by a `postgres://` database URL). Queries are portable
+//! SQL with `$n` placeholders run through sqlx's `Any` driver; the only
+//! per-backend text lives in [`migrate`], for DDL the two dialects spell apart.
+//!
+//! Not here: access decisions (those are `muster_core::access`), HTTP, or
+//! business rules beyond keeping rows consistent.
+
+mod audit;
+mod auth;
+mod circles;
+mod db;
+mod migrate;
+mod orgs;
+mod users;
+
+pub use audit::{AuditEntry, AuditVerdict, NewAuditEntry};
+pub use auth::{ApiToken, NewToken, Session, hash_secret};
+pub use circles::NewCircle;
+pub use db::{Backend, Store, StoreOptions, restore_sqlite};
+pub use orgs::NewOrganisation;
+pub use users::{Membership, NewUser, UserWithSecret};
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Input that breaks a rule of the stored data (a bad handle, an empty name).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("invalid stored data: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    /// Turns a unique-constraint violation into [`StoreError::Conflict`].
+    pub(crate) fn from_insert(e: sqlx::Error, what: &str) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            let msg = db.message().to_ascii_lowercase();
+            if msg.contains("unique") || msg.contains("duplicate key") {
+                return StoreError::Conflict(format!("{what} already exists"));
+            }
+            if msg.contains("foreign key") {
+                return StoreError::NotFound(format!("a record referenced by this {what}"));
+            }
+        }
+        StoreError::Database(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Milliseconds since the Unix epoch, the stored time format.
+#[must_use]
+pub fn now_ms() -> i64 {
+    to_ms(time::OffsetDateTime::now_utc())
+}
+
+/// Converts a time to stored milliseconds.
+#[must_use]
+pub fn to_ms(t: time::OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Converts stored milliseconds to a UTC time.
+#[must_use]
+pub fn from_ms(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+pub(crate) fn parse_col<T: std::str::FromStr>(col: &str, s: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+}
+
+/// Current time in stored milliseconds (for tests outside this crate).
+#[doc(hidden)]
+#[must_use]
+pub fn now_ms_for_tests() -> i64 {
+    now_ms()
+}
+
+impl Store {
+    /// Runs raw SQL, for tests that simulate tampering.
+    #[doc(hidden)]
+    pub async fn tamper_for_tests(&self, sql: &str) {
+        if let Err(e) = sqlx::raw_sql(sql).execute(&self.pool).await {
+            tracing::error!("tamper_for_tests: {e}");
+        }
+    }
+}

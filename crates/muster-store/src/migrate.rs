@@ -1,0 +1,98 @@
+//! Embedded migrations, applied in order at start and by `muster migrate`.
+//!
+//! Each migration is portable SQL; where the dialects differ, a migration
+//! carries an extra text per backend.
+
+use sqlx::Executor;
+
+use crate::db::Backend;
+use crate::{Result, Store, StoreError};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sql: include_str!("../migrations/0001_foundation.sql"),
+    sqlite: "",
+    postgres: "",
+}];
+
+/// Applies pending migrations; returns the versions applied.
+pub(crate) async fn run(store: &Store) -> Result<Vec<i64>> {
+    store
+        .pool
+        .execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .await?;
+    let mut applied = Vec::new();
+    for m in MIGRATIONS {
+        let mut tx = store.pool.begin().await?;
+        // Lock out a concurrent migrator on PostgreSQL; SQLite serialises writers anyway.
+        if store.backend() == Backend::Postgres {
+            tx.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+                .await?;
+        }
+        let done: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_one(&mut *tx)
+                .await?;
+        if done > 0 {
+            continue;
+        }
+        let extra = match store.backend() {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| migration_error(m, &e))?;
+        if !extra.is_empty() {
+            sqlx::raw_sql(extra)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| migration_error(m, &e))?;
+        }
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(crate::now_ms())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+        applied.push(m.version);
+    }
+    Ok(applied)
+}
+
+fn migration_error(m: &Migration, e: &sqlx::Error) -> StoreError {
+    StoreError::Corrupt(format!("migration {} ({}) failed: {e}", m.version, m.name))
+}
+
+impl Store {
+    /// Applies pending migrations and returns the versions applied now.
+    ///
+    /// # Errors
+    /// When a migration fails; nothing of that migration is kept.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        run(self).await
+    }
+
+    /// The latest schema version this binary knows.
+    #[must_use]
+    pub fn latest_schema_version() -> i64 {
+        MIGRATIONS.last().map_or(0, |m| m.version)
+    }
+}
