@@ -150,7 +150,7 @@ impl fmt::Display for Format {
 }
 
 /// SHA-256 of the fields that identify "the same alert": format, source,
-/// rule (or title), the sorted observables with their roles, and any extra
+/// rule id and title, the sorted observables with their roles, and any extra
 /// identity a parser adds (e.g. the Shadowserver report and port). Times and
 /// counts are excluded, so a repeat of the same alert has the same fingerprint.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -412,8 +412,12 @@ impl Alert {
         };
         put(self.format.as_str());
         put(&self.source);
-        let rule = self.rule.as_ref();
-        put(rule.and_then(|r| r.id.as_deref()).unwrap_or(&self.title));
+        put(self
+            .rule
+            .as_ref()
+            .and_then(|r| r.id.as_deref())
+            .unwrap_or(""));
+        put(&self.title);
         for o in &self.observables {
             put(o.kind().as_str());
             put(o.value());

@@ -33,8 +33,8 @@ fn lookup_in<'a>(obj: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
 }
 
 /// The string at `path`, if it is one.
-#[must_use]
-pub fn lookup_str<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+#[cfg(test)]
+fn lookup_str<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
     lookup(v, path).and_then(Value::as_str)
 }
 

@@ -8,7 +8,9 @@ pub mod shadowserver;
 pub mod suricata;
 pub mod wazuh;
 
+mod classify;
 mod json;
+mod kv;
 mod shadowserver_reports;
 
 use std::collections::BTreeSet;
@@ -18,8 +20,6 @@ use time::OffsetDateTime;
 
 use crate::alert::{Alert, Format};
 use crate::reject::{Reject, RejectKind};
-
-pub(crate) use json::{JsonRecord, lookup, lookup_str, value_to_string};
 
 /// Knobs every parser shares.
 #[derive(Debug, Clone, PartialEq, Eq)]
