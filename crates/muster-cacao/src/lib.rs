@@ -8,7 +8,11 @@
 //! What it is not: a transport. It makes no HTTP call, opens no SSH session and
 //! touches no database; the server (or the CLI) supplies a `Host` that does.
 
+pub mod condition;
 pub mod model;
+pub mod validate;
+pub mod vars;
 mod vocab;
 
 pub use model::Playbook;
+pub use validate::{Issue, Report, validate};
