@@ -1,13 +1,447 @@
-//! TODO
+//! IntelMQ events: import (an event JSON object → [`Alert`]) and export
+//! ([`Alert`] → event with IntelMQ harmonisation field names such as
+//! `source.ip`, `destination.port`, `classification.taxonomy`,
+//! `classification.type`, `feed.name`, `time.source`). The Shadowserver
+//! parser builds IntelMQ events and imports them through here.
 
-use crate::alert::Alert;
+use serde_json::{Map, Value};
+
+use crate::alert::{Alert, Format, Rule, Severity};
+use crate::observable::{Observable, ObservableKind, Role};
 use crate::parse::ParseOptions;
+use crate::parse::json::JsonRecord;
 use crate::reject::Reject;
+use crate::timefmt;
 
-/// Parses one record.
+/// An IntelMQ event: flat harmonisation field names to values.
+pub type Event = Map<String, Value>;
+
+/// Parses one IntelMQ event JSON object into an alert.
 ///
 /// # Errors
-/// Always, for now.
-pub fn parse(_record: &[u8], _options: &ParseOptions) -> Result<Alert, Reject> {
-    Err(Reject::syntax("not implemented"))
+/// Malformed JSON, or a field with a wrong type or invalid value (named).
+pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
+    let r = JsonRecord::parse(record, options)?;
+    let event = flatten(&r.root);
+    let mut alert = import(&event, Format::Intelmq, options)?;
+    alert.original = record.to_vec();
+    Ok(alert)
+}
+
+/// Flattens nested objects into dotted keys (IntelMQ's JSON may be nested).
+#[must_use]
+pub fn flatten(v: &Value) -> Event {
+    fn walk(prefix: &str, v: &Value, out: &mut Event) {
+        match v {
+            Value::Object(m) if prefix != "extra" || !m.is_empty() => {
+                for (k, inner) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, inner, out);
+                }
+            }
+            other => {
+                out.insert(prefix.to_owned(), other.clone());
+            }
+        }
+    }
+    let mut out = Event::new();
+    walk("", v, &mut out);
+    out
+}
+
+/// IntelMQ classification types that RSIT v1003 renamed or folded.
+fn rsit_for_intelmq_type(t: &str) -> &str {
+    match t {
+        "vulnerable service" | "vulnerable-service" => "vulnerable-system",
+        "blacklist" | "blocklist" | "unknown" => "other",
+        "backdoor" | "compromised" => "system-compromise",
+        "c&c" | "c2server" => "c2-server",
+        "infected system" | "malware" => "infected-system",
+        "scanner " => "scanner",
+        "ddos amplifier" => "ddos-amplifier",
+        "potentially unwanted accessible" => "potentially-unwanted-accessible",
+        "leak" => "data-leak",
+        "defacement" => "unauthorised-information-modification",
+        other => other,
+    }
+}
+
+fn text(e: &Event, key: &str) -> Option<String> {
+    match e.get(key)? {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        v @ (Value::Number(_) | Value::Bool(_)) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+/// Builds an alert from a flat IntelMQ event.
+///
+/// # Errors
+/// An unknown `classification.type`, an unparseable `time.source`, a bad
+/// port, or a wrong-typed field.
+pub fn import(e: &Event, format: Format, options: &ParseOptions) -> Result<Alert, Reject> {
+    for (k, v) in e {
+        if matches!(v, Value::Object(_) | Value::Array(_)) && !k.starts_with("extra") {
+            return Err(Reject::wrong_type(k.clone(), "a scalar"));
+        }
+    }
+    let ctype = text(e, "classification.type").unwrap_or_else(|| "undetermined".into());
+    let rsit =
+        muster_core::taxonomy::RsitType::parse(rsit_for_intelmq_type(&ctype)).map_err(|_| {
+            Reject::invalid(
+                "classification.type",
+                format!("{ctype:?} is not an RSIT type"),
+            )
+        })?;
+    let time = match text(e, "time.source").or_else(|| text(e, "time.observation")) {
+        Some(t) => timefmt::parse_iso(&t)
+            .ok_or_else(|| Reject::invalid("time.source", format!("{t:?} is not ISO 8601")))?,
+        None => options.received_at,
+    };
+    let feed = text(e, "feed.name");
+    let identifier = text(e, "classification.identifier");
+    let title = text(e, "event_description.text").unwrap_or_else(|| {
+        let what = identifier.clone().unwrap_or_else(|| ctype.clone());
+        feed.as_ref()
+            .map_or_else(|| what.clone(), |f| format!("{f}: {what}"))
+    });
+    let source = match format {
+        Format::Shadowserver => "shadowserver".to_owned(),
+        _ => text(e, "feed.provider")
+            .or_else(|| feed.clone())
+            .unwrap_or_else(|| "intelmq".into()),
+    };
+    let mut alert = Alert::new(format, source, title, time, rsit);
+    alert.severity = text(e, "extra.severity")
+        .and_then(|s| Severity::parse(&s))
+        .unwrap_or_else(|| default_severity(rsit.class()));
+    alert.rule = identifier.map(|id| Rule {
+        id: text(e, "extra.rule.id").or_else(|| Some(id.clone())),
+        name: Some(id),
+        category: text(e, "classification.taxonomy"),
+    });
+    alert.description = text(e, "extra.description").or_else(|| text(e, "comment"));
+    if let Some(t) = text(e, "tlp") {
+        alert.tlp =
+            muster_core::Tlp::parse(&t).map_err(|err| Reject::invalid("tlp", err.to_string()))?;
+    }
+    alert.network.source_port = port(e, "source.port")?;
+    alert.network.destination_port = port(e, "destination.port")?;
+    alert.network.transport = text(e, "protocol.transport");
+    alert.network.application = text(e, "protocol.application");
+    for (field, kind, role) in OBSERVABLE_FIELDS {
+        if let Some(v) = text(e, field) {
+            if matches!(kind, ObservableKind::Ipv4) {
+                alert.observe_ip(&v, *role, field);
+            } else {
+                alert.observe(*kind, &v, *role, field);
+            }
+        }
+    }
+    if let Some(Value::Array(list)) = e.get("extra.observables") {
+        for item in list {
+            match serde_json::from_value::<Observable>(item.clone()) {
+                Ok(o) => alert.observables.push(o),
+                Err(err) => alert.warnings.push(format!("extra.observables: {err}")),
+            }
+        }
+    }
+    if let Some(Value::Array(list)) = e.get("extra.attack") {
+        for t in list.iter().filter_map(Value::as_str) {
+            alert.add_technique(t, "extra.attack");
+        }
+    }
+    if let Some(Value::Array(list)) = e.get("extra.tags") {
+        alert.tags = list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+    }
+    if let Some(n) = e.get("extra.count").and_then(Value::as_u64) {
+        alert.count = n.max(1);
+    }
+    if let Some(t) = text(e, "extra.last_seen").and_then(|t| timefmt::parse_iso(&t)) {
+        alert.last_seen = t.max(alert.first_seen);
+    }
+    alert.host = text(e, "extra.host");
+    for (k, v) in e {
+        let consumed =
+            KNOWN_FIELDS.contains(&k.as_str()) || OBSERVABLE_FIELDS.iter().any(|(f, _, _)| f == k);
+        if !consumed && !v.is_null() {
+            alert.extra.insert(k.clone(), v.clone());
+        }
+    }
+    options.apply_markings(&mut alert);
+    let identity: Vec<(&str, String)> = IDENTITY_FIELDS
+        .iter()
+        .filter_map(|f| text(e, f).map(|v| (*f, v)))
+        .collect();
+    let identity: Vec<(&str, &str)> = identity.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Ok(alert.seal(&identity))
+}
+
+/// Fields besides observables that tell two events apart.
+const IDENTITY_FIELDS: &[&str] = &[
+    "feed.name",
+    "source.port",
+    "destination.port",
+    "protocol.transport",
+];
+
+const KNOWN_FIELDS: &[&str] = &[
+    "classification.type",
+    "classification.identifier",
+    "classification.taxonomy",
+    "time.source",
+    "event_description.text",
+    "extra.severity",
+    "extra.rule.id",
+    "extra.description",
+    "comment",
+    "tlp",
+    "source.port",
+    "destination.port",
+    "protocol.transport",
+    "protocol.application",
+    "extra.observables",
+    "extra.attack",
+    "extra.tags",
+    "extra.count",
+    "extra.last_seen",
+    "extra.host",
+    "raw",
+    "__type",
+];
+
+const OBSERVABLE_FIELDS: &[(&str, ObservableKind, Option<Role>)] = &[
+    ("source.ip", ObservableKind::Ipv4, Some(Role::Source)),
+    (
+        "destination.ip",
+        ObservableKind::Ipv4,
+        Some(Role::Destination),
+    ),
+    ("source.network", ObservableKind::Cidr, Some(Role::Source)),
+    (
+        "destination.network",
+        ObservableKind::Cidr,
+        Some(Role::Destination),
+    ),
+    ("source.fqdn", ObservableKind::Domain, Some(Role::Source)),
+    (
+        "destination.fqdn",
+        ObservableKind::Domain,
+        Some(Role::Destination),
+    ),
+    (
+        "source.reverse_dns",
+        ObservableKind::Hostname,
+        Some(Role::Source),
+    ),
+    (
+        "destination.reverse_dns",
+        ObservableKind::Hostname,
+        Some(Role::Destination),
+    ),
+    (
+        "source.local_hostname",
+        ObservableKind::Hostname,
+        Some(Role::Source),
+    ),
+    ("source.url", ObservableKind::Url, Some(Role::Source)),
+    (
+        "destination.url",
+        ObservableKind::Url,
+        Some(Role::Destination),
+    ),
+    ("source.asn", ObservableKind::Asn, Some(Role::Source)),
+    (
+        "destination.asn",
+        ObservableKind::Asn,
+        Some(Role::Destination),
+    ),
+    (
+        "source.account",
+        ObservableKind::UserAccount,
+        Some(Role::Source),
+    ),
+    (
+        "destination.account",
+        ObservableKind::UserAccount,
+        Some(Role::Destination),
+    ),
+    ("malware.hash.md5", ObservableKind::Md5, None),
+    ("malware.hash.sha1", ObservableKind::Sha1, None),
+    ("malware.hash.sha256", ObservableKind::Sha256, None),
+];
+
+fn default_severity(class: muster_core::taxonomy::RsitClass) -> Severity {
+    use muster_core::taxonomy::RsitClass as C;
+    match class {
+        C::MaliciousCode | C::Intrusions | C::Fraud => Severity::High,
+        C::IntrusionAttempts | C::Availability | C::InformationContentSecurity => Severity::Medium,
+        C::Vulnerable | C::InformationGathering | C::AbusiveContent => Severity::Low,
+        C::Other | C::Test => Severity::Info,
+    }
+}
+
+fn port(e: &Event, key: &str) -> Result<Option<u16>, Reject> {
+    match e.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u16::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| Reject::invalid(key, format!("{n} is not a port"))),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| Reject::invalid(key, format!("{s:?} is not a port"))),
+        Some(_) => Err(Reject::wrong_type(key, "a port number")),
+    }
+}
+
+/// Exports an alert as an IntelMQ event. The first source and destination
+/// addresses, domains, URLs and hashes take the harmonisation fields; the
+/// full typed observable list, severity, rule, ATT&CK ids, tags and count go
+/// under `extra.*` so [`import`] restores them.
+#[must_use]
+pub fn export(alert: &Alert) -> Event {
+    let mut e = Event::new();
+    let mut put = |k: &str, v: Value| {
+        e.entry(k.to_owned()).or_insert(v);
+    };
+    let rsit = alert.rsit;
+    put("classification.taxonomy", rsit.class().as_str().into());
+    put("classification.type", rsit.as_str().into());
+    if let Some(r) = &alert.rule {
+        if let Some(name) = r.name.as_ref().or(r.id.as_ref()) {
+            put("classification.identifier", name.as_str().into());
+        }
+        if let Some(id) = &r.id {
+            put("extra.rule.id", id.as_str().into());
+        }
+    }
+    put("event_description.text", alert.title.as_str().into());
+    if let Some(d) = &alert.description {
+        put("extra.description", d.as_str().into());
+    }
+    put(
+        "time.source",
+        timefmt::format_rfc3339(alert.first_seen).into(),
+    );
+    put(
+        "extra.last_seen",
+        timefmt::format_rfc3339(alert.last_seen).into(),
+    );
+    put("extra.count", alert.count.into());
+    put("extra.severity", alert.severity.as_str().into());
+    put("tlp", alert.tlp.as_str().trim_start_matches("TLP:").into());
+    put("feed.name", alert.source.as_str().into());
+    put("extra.format", alert.format.as_str().into());
+    put("extra.fingerprint", alert.fingerprint.to_hex().into());
+    if let Some(h) = &alert.host {
+        put("extra.host", h.as_str().into());
+    }
+    if let Some(p) = alert.network.source_port {
+        put("source.port", p.into());
+    }
+    if let Some(p) = alert.network.destination_port {
+        put("destination.port", p.into());
+    }
+    if let Some(t) = &alert.network.transport {
+        put("protocol.transport", t.as_str().into());
+    }
+    if let Some(a) = &alert.network.application {
+        put("protocol.application", a.as_str().into());
+    }
+    for o in &alert.observables {
+        let field = OBSERVABLE_FIELDS.iter().find(|(_, kind, role)| {
+            let kind_ok = *kind == o.kind() || (*kind == ObservableKind::Ipv4 && o.is_ip());
+            kind_ok && (*role == o.role() || role.is_none())
+        });
+        if let Some((f, _, _)) = field {
+            let v = if o.kind() == ObservableKind::Asn {
+                o.value()
+                    .parse::<u64>()
+                    .map_or_else(|_| o.value().into(), Value::from)
+            } else {
+                o.value().into()
+            };
+            put(f, v);
+        }
+    }
+    put(
+        "extra.observables",
+        serde_json::to_value(&alert.observables).unwrap_or_default(),
+    );
+    if !alert.attack.is_empty() {
+        put(
+            "extra.attack",
+            alert
+                .attack
+                .iter()
+                .map(|t| Value::from(t.as_str()))
+                .collect(),
+        );
+    }
+    if !alert.tags.is_empty() {
+        put(
+            "extra.tags",
+            alert.tags.iter().map(|t| Value::from(t.as_str())).collect(),
+        );
+    }
+    for (k, v) in &alert.extra {
+        let harmonised = k.starts_with("extra.")
+            || k.starts_with("source.")
+            || k.starts_with("destination.")
+            || k.starts_with("feed.")
+            || k.starts_with("malware.")
+            || k.starts_with("time.")
+            || k.starts_with("protocol.")
+            || k == "user_agent";
+        if harmonised {
+            put(k, v.clone());
+        } else {
+            put(&format!("extra.{k}"), v.clone());
+        }
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_intelmq_types_map_to_rsit() {
+        for t in [
+            "vulnerable service",
+            "blacklist",
+            "backdoor",
+            "c2server",
+            "malware",
+        ] {
+            let mapped = rsit_for_intelmq_type(t);
+            assert!(
+                muster_core::taxonomy::RsitType::parse(mapped).is_ok(),
+                "{t} -> {mapped}"
+            );
+        }
+    }
+
+    #[test]
+    fn flatten_joins_nested_keys() {
+        let v = serde_json::json!({"source": {"ip": "1.2.3.4", "geolocation": {"cc": "AT"}}, "feed.name": "x"});
+        let f = flatten(&v);
+        assert_eq!(f.get("source.geolocation.cc"), Some(&Value::from("AT")));
+        assert_eq!(f.get("feed.name"), Some(&Value::from("x")));
+    }
 }

@@ -9,7 +9,7 @@ pub mod suricata;
 pub mod wazuh;
 
 mod classify;
-mod json;
+pub(crate) mod json;
 mod kv;
 mod shadowserver_reports;
 
