@@ -253,11 +253,7 @@ mod rsit_serde {
     }
 
     pub fn serialize<S: Serializer>(t: &RsitType, s: S) -> Result<S::Ok, S::Error> {
-        Pair {
-            class: t.class(),
-            kind: *t,
-        }
-        .serialize(s)
+        Pair { class: t.class(), kind: *t }.serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RsitType, D::Error> {
@@ -265,10 +261,7 @@ mod rsit_serde {
         if p.kind.class() == p.class {
             Ok(p.kind)
         } else {
-            Err(serde::de::Error::custom(format!(
-                "RSIT type {} is not in class {}",
-                p.kind, p.class
-            )))
+            Err(serde::de::Error::custom(format!("RSIT type {} is not in class {}", p.kind, p.class)))
         }
     }
 }
@@ -412,11 +405,7 @@ impl Alert {
         };
         put(self.format.as_str());
         put(&self.source);
-        put(self
-            .rule
-            .as_ref()
-            .and_then(|r| r.id.as_deref())
-            .unwrap_or(""));
+        put(self.rule.as_ref().and_then(|r| r.id.as_deref()).unwrap_or(""));
         put(&self.title);
         for o in &self.observables {
             put(o.kind().as_str());
@@ -443,9 +432,7 @@ impl Alert {
     /// The first IP observable with this role.
     #[must_use]
     pub fn ip_with_role(&self, role: Role) -> Option<&Observable> {
-        self.observables
-            .iter()
-            .find(|o| o.is_ip() && o.role() == Some(role))
+        self.observables.iter().find(|o| o.is_ip() && o.role() == Some(role))
     }
 }
 
@@ -462,10 +449,8 @@ pub enum OriginalError {
 /// small and intake is the hot path).
 #[must_use]
 pub fn compress_original(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::ZlibEncoder::new(
-        Vec::with_capacity(bytes.len() / 2 + 16),
-        flate2::Compression::fast(),
-    );
+    let mut enc =
+        flate2::write::ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2 + 16), flate2::Compression::fast());
     // Writing into a Vec cannot fail.
     if enc.write_all(bytes).is_err() {
         return Vec::new();
@@ -509,10 +494,7 @@ mod tests {
         let b = b.seal(&[]);
         assert_eq!(a.fingerprint, b.fingerprint);
         assert_ne!(a.fingerprint, sample("10.0.0.2").seal(&[]).fingerprint);
-        assert_ne!(
-            a.fingerprint,
-            sample("10.0.0.1").seal(&[("port", "22")]).fingerprint
-        );
+        assert_ne!(a.fingerprint, sample("10.0.0.1").seal(&[("port", "22")]).fingerprint);
     }
 
     #[test]
@@ -528,14 +510,8 @@ mod tests {
         let data = b"{\"event_type\":\"alert\"}".repeat(50);
         let stored = compress_original(&data);
         assert!(stored.len() < data.len());
-        assert_eq!(
-            decompress_original(&stored, data.len()).ok(),
-            Some(data.clone())
-        );
-        assert!(matches!(
-            decompress_original(&stored, 10),
-            Err(OriginalError::TooLarge { limit: 10 })
-        ));
+        assert_eq!(decompress_original(&stored, data.len()).ok(), Some(data.clone()));
+        assert!(matches!(decompress_original(&stored, 10), Err(OriginalError::TooLarge { limit: 10 })));
         assert!(decompress_original(b"not zlib", 100).is_err());
     }
 

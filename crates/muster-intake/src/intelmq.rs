@@ -35,11 +35,7 @@ pub fn flatten(v: &Value) -> Event {
         match v {
             Value::Object(m) if prefix != "extra" || !m.is_empty() => {
                 for (k, inner) in m {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                     walk(&key, inner, out);
                 }
             }
@@ -92,35 +88,27 @@ pub fn import(e: &Event, format: Format, options: &ParseOptions) -> Result<Alert
         }
     }
     let ctype = text(e, "classification.type").unwrap_or_else(|| "undetermined".into());
-    let rsit =
-        muster_core::taxonomy::RsitType::parse(rsit_for_intelmq_type(&ctype)).map_err(|_| {
-            Reject::invalid(
-                "classification.type",
-                format!("{ctype:?} is not an RSIT type"),
-            )
-        })?;
+    let rsit = muster_core::taxonomy::RsitType::parse(rsit_for_intelmq_type(&ctype))
+        .map_err(|_| Reject::invalid("classification.type", format!("{ctype:?} is not an RSIT type")))?;
     let time = match text(e, "time.source").or_else(|| text(e, "time.observation")) {
-        Some(t) => timefmt::parse_iso(&t)
-            .ok_or_else(|| Reject::invalid("time.source", format!("{t:?} is not ISO 8601")))?,
+        Some(t) => {
+            timefmt::parse_iso(&t).ok_or_else(|| Reject::invalid("time.source", format!("{t:?} is not ISO 8601")))?
+        }
         None => options.received_at,
     };
     let feed = text(e, "feed.name");
     let identifier = text(e, "classification.identifier");
     let title = text(e, "event_description.text").unwrap_or_else(|| {
         let what = identifier.clone().unwrap_or_else(|| ctype.clone());
-        feed.as_ref()
-            .map_or_else(|| what.clone(), |f| format!("{f}: {what}"))
+        feed.as_ref().map_or_else(|| what.clone(), |f| format!("{f}: {what}"))
     });
     let source = match format {
         Format::Shadowserver => "shadowserver".to_owned(),
-        _ => text(e, "feed.provider")
-            .or_else(|| feed.clone())
-            .unwrap_or_else(|| "intelmq".into()),
+        _ => text(e, "feed.provider").or_else(|| feed.clone()).unwrap_or_else(|| "intelmq".into()),
     };
     let mut alert = Alert::new(format, source, title, time, rsit);
-    alert.severity = text(e, "extra.severity")
-        .and_then(|s| Severity::parse(&s))
-        .unwrap_or_else(|| default_severity(rsit.class()));
+    alert.severity =
+        text(e, "extra.severity").and_then(|s| Severity::parse(&s)).unwrap_or_else(|| default_severity(rsit.class()));
     alert.rule = identifier.map(|id| Rule {
         id: text(e, "extra.rule.id").or_else(|| Some(id.clone())),
         name: Some(id),
@@ -128,8 +116,7 @@ pub fn import(e: &Event, format: Format, options: &ParseOptions) -> Result<Alert
     });
     alert.description = text(e, "extra.description").or_else(|| text(e, "comment"));
     if let Some(t) = text(e, "tlp") {
-        alert.tlp =
-            muster_core::Tlp::parse(&t).map_err(|err| Reject::invalid("tlp", err.to_string()))?;
+        alert.tlp = muster_core::Tlp::parse(&t).map_err(|err| Reject::invalid("tlp", err.to_string()))?;
     }
     alert.network.source_port = port(e, "source.port")?;
     alert.network.destination_port = port(e, "destination.port")?;
@@ -158,11 +145,7 @@ pub fn import(e: &Event, format: Format, options: &ParseOptions) -> Result<Alert
         }
     }
     if let Some(Value::Array(list)) = e.get("extra.tags") {
-        alert.tags = list
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect();
+        alert.tags = list.iter().filter_map(Value::as_str).map(str::to_owned).collect();
     }
     if let Some(n) = e.get("extra.count").and_then(Value::as_u64) {
         alert.count = n.max(1);
@@ -172,28 +155,19 @@ pub fn import(e: &Event, format: Format, options: &ParseOptions) -> Result<Alert
     }
     alert.host = text(e, "extra.host");
     for (k, v) in e {
-        let consumed =
-            KNOWN_FIELDS.contains(&k.as_str()) || OBSERVABLE_FIELDS.iter().any(|(f, _, _)| f == k);
+        let consumed = KNOWN_FIELDS.contains(&k.as_str()) || OBSERVABLE_FIELDS.iter().any(|(f, _, _)| f == k);
         if !consumed && !v.is_null() {
             alert.extra.insert(k.clone(), v.clone());
         }
     }
     options.apply_markings(&mut alert);
-    let identity: Vec<(&str, String)> = IDENTITY_FIELDS
-        .iter()
-        .filter_map(|f| text(e, f).map(|v| (*f, v)))
-        .collect();
+    let identity: Vec<(&str, String)> = IDENTITY_FIELDS.iter().filter_map(|f| text(e, f).map(|v| (*f, v))).collect();
     let identity: Vec<(&str, &str)> = identity.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Ok(alert.seal(&identity))
 }
 
 /// Fields besides observables that tell two events apart.
-const IDENTITY_FIELDS: &[&str] = &[
-    "feed.name",
-    "source.port",
-    "destination.port",
-    "protocol.transport",
-];
+const IDENTITY_FIELDS: &[&str] = &["feed.name", "source.port", "destination.port", "protocol.transport"];
 
 const KNOWN_FIELDS: &[&str] = &[
     "classification.type",
@@ -222,60 +196,20 @@ const KNOWN_FIELDS: &[&str] = &[
 
 const OBSERVABLE_FIELDS: &[(&str, ObservableKind, Option<Role>)] = &[
     ("source.ip", ObservableKind::Ipv4, Some(Role::Source)),
-    (
-        "destination.ip",
-        ObservableKind::Ipv4,
-        Some(Role::Destination),
-    ),
+    ("destination.ip", ObservableKind::Ipv4, Some(Role::Destination)),
     ("source.network", ObservableKind::Cidr, Some(Role::Source)),
-    (
-        "destination.network",
-        ObservableKind::Cidr,
-        Some(Role::Destination),
-    ),
+    ("destination.network", ObservableKind::Cidr, Some(Role::Destination)),
     ("source.fqdn", ObservableKind::Domain, Some(Role::Source)),
-    (
-        "destination.fqdn",
-        ObservableKind::Domain,
-        Some(Role::Destination),
-    ),
-    (
-        "source.reverse_dns",
-        ObservableKind::Hostname,
-        Some(Role::Source),
-    ),
-    (
-        "destination.reverse_dns",
-        ObservableKind::Hostname,
-        Some(Role::Destination),
-    ),
-    (
-        "source.local_hostname",
-        ObservableKind::Hostname,
-        Some(Role::Source),
-    ),
+    ("destination.fqdn", ObservableKind::Domain, Some(Role::Destination)),
+    ("source.reverse_dns", ObservableKind::Hostname, Some(Role::Source)),
+    ("destination.reverse_dns", ObservableKind::Hostname, Some(Role::Destination)),
+    ("source.local_hostname", ObservableKind::Hostname, Some(Role::Source)),
     ("source.url", ObservableKind::Url, Some(Role::Source)),
-    (
-        "destination.url",
-        ObservableKind::Url,
-        Some(Role::Destination),
-    ),
+    ("destination.url", ObservableKind::Url, Some(Role::Destination)),
     ("source.asn", ObservableKind::Asn, Some(Role::Source)),
-    (
-        "destination.asn",
-        ObservableKind::Asn,
-        Some(Role::Destination),
-    ),
-    (
-        "source.account",
-        ObservableKind::UserAccount,
-        Some(Role::Source),
-    ),
-    (
-        "destination.account",
-        ObservableKind::UserAccount,
-        Some(Role::Destination),
-    ),
+    ("destination.asn", ObservableKind::Asn, Some(Role::Destination)),
+    ("source.account", ObservableKind::UserAccount, Some(Role::Source)),
+    ("destination.account", ObservableKind::UserAccount, Some(Role::Destination)),
     ("malware.hash.md5", ObservableKind::Md5, None),
     ("malware.hash.sha1", ObservableKind::Sha1, None),
     ("malware.hash.sha256", ObservableKind::Sha256, None),
@@ -300,10 +234,7 @@ fn port(e: &Event, key: &str) -> Result<Option<u16>, Reject> {
             .map(Some)
             .ok_or_else(|| Reject::invalid(key, format!("{n} is not a port"))),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| Reject::invalid(key, format!("{s:?} is not a port"))),
+        Some(Value::String(s)) => s.parse().map(Some).map_err(|_| Reject::invalid(key, format!("{s:?} is not a port"))),
         Some(_) => Err(Reject::wrong_type(key, "a port number")),
     }
 }
@@ -333,14 +264,8 @@ pub fn export(alert: &Alert) -> Event {
     if let Some(d) = &alert.description {
         put("extra.description", d.as_str().into());
     }
-    put(
-        "time.source",
-        timefmt::format_rfc3339(alert.first_seen).into(),
-    );
-    put(
-        "extra.last_seen",
-        timefmt::format_rfc3339(alert.last_seen).into(),
-    );
+    put("time.source", timefmt::format_rfc3339(alert.first_seen).into());
+    put("extra.last_seen", timefmt::format_rfc3339(alert.last_seen).into());
     put("extra.count", alert.count.into());
     put("extra.severity", alert.severity.as_str().into());
     put("tlp", alert.tlp.as_str().trim_start_matches("TLP:").into());
@@ -369,34 +294,19 @@ pub fn export(alert: &Alert) -> Event {
         });
         if let Some((f, _, _)) = field {
             let v = if o.kind() == ObservableKind::Asn {
-                o.value()
-                    .parse::<u64>()
-                    .map_or_else(|_| o.value().into(), Value::from)
+                o.value().parse::<u64>().map_or_else(|_| o.value().into(), Value::from)
             } else {
                 o.value().into()
             };
             put(f, v);
         }
     }
-    put(
-        "extra.observables",
-        serde_json::to_value(&alert.observables).unwrap_or_default(),
-    );
+    put("extra.observables", serde_json::to_value(&alert.observables).unwrap_or_default());
     if !alert.attack.is_empty() {
-        put(
-            "extra.attack",
-            alert
-                .attack
-                .iter()
-                .map(|t| Value::from(t.as_str()))
-                .collect(),
-        );
+        put("extra.attack", alert.attack.iter().map(|t| Value::from(t.as_str())).collect());
     }
     if !alert.tags.is_empty() {
-        put(
-            "extra.tags",
-            alert.tags.iter().map(|t| Value::from(t.as_str())).collect(),
-        );
+        put("extra.tags", alert.tags.iter().map(|t| Value::from(t.as_str())).collect());
     }
     for (k, v) in &alert.extra {
         let harmonised = k.starts_with("extra.")
@@ -422,18 +332,9 @@ mod tests {
 
     #[test]
     fn legacy_intelmq_types_map_to_rsit() {
-        for t in [
-            "vulnerable service",
-            "blacklist",
-            "backdoor",
-            "c2server",
-            "malware",
-        ] {
+        for t in ["vulnerable service", "blacklist", "backdoor", "c2server", "malware"] {
             let mapped = rsit_for_intelmq_type(t);
-            assert!(
-                muster_core::taxonomy::RsitType::parse(mapped).is_ok(),
-                "{t} -> {mapped}"
-            );
+            assert!(muster_core::taxonomy::RsitType::parse(mapped).is_ok(), "{t} -> {mapped}");
         }
     }
 

@@ -108,11 +108,7 @@ impl Observable {
     /// # Errors
     /// [`InvalidObservable`] saying why the value does not fit the kind.
     pub fn new(kind: ObservableKind, raw: &str) -> Result<Self, InvalidObservable> {
-        let bad = |why| InvalidObservable {
-            kind,
-            value: raw.chars().take(200).collect(),
-            why,
-        };
+        let bad = |why| InvalidObservable { kind, value: raw.chars().take(200).collect(), why };
         let s = raw.trim();
         if s.is_empty() {
             return Err(bad("empty"));
@@ -121,10 +117,9 @@ impl Observable {
             return Err(bad("too long"));
         }
         let value = match kind {
-            ObservableKind::Ipv4 => s
-                .parse::<Ipv4Addr>()
-                .map_err(|_| bad("not a dotted-quad IPv4 address"))?
-                .to_string(),
+            ObservableKind::Ipv4 => {
+                s.parse::<Ipv4Addr>().map_err(|_| bad("not a dotted-quad IPv4 address"))?.to_string()
+            }
             ObservableKind::Ipv6 => s
                 .trim_start_matches('[')
                 .trim_end_matches(']')
@@ -139,9 +134,7 @@ impl Observable {
                 }
                 d
             }
-            ObservableKind::Hostname => {
-                canonical_hostname(s).ok_or_else(|| bad("not a host name"))?
-            }
+            ObservableKind::Hostname => canonical_hostname(s).ok_or_else(|| bad("not a host name"))?,
             ObservableKind::Url => canonical_url(s).ok_or_else(|| bad("not scheme://host…"))?,
             ObservableKind::Email => canonical_email(s).ok_or_else(|| bad("not local@domain"))?,
             ObservableKind::Md5 => hex_digest(s, 32).ok_or_else(|| bad("not 32 hex digits"))?,
@@ -155,10 +148,7 @@ impl Observable {
             }
             ObservableKind::Cve => canonical_cve(s).ok_or_else(|| bad("not CVE-YYYY-NNNN"))?,
             ObservableKind::Asn => {
-                let digits = s
-                    .strip_prefix("AS")
-                    .or_else(|| s.strip_prefix("as"))
-                    .unwrap_or(s);
+                let digits = s.strip_prefix("AS").or_else(|| s.strip_prefix("as")).unwrap_or(s);
                 let n: u32 = digits.parse().map_err(|_| bad("not AS<number>"))?;
                 if n == 0 {
                     return Err(bad("AS0 is reserved"));
@@ -166,11 +156,7 @@ impl Observable {
                 n.to_string()
             }
         };
-        Ok(Self {
-            kind,
-            value,
-            role: None,
-        })
+        Ok(Self { kind, value, role: None })
     }
 
     /// An IPv4 or IPv6 observable, whichever `raw` is.
@@ -192,16 +178,8 @@ impl Observable {
     /// An observable from a parsed address (IPv4-mapped IPv6 stays IPv6).
     #[must_use]
     pub fn from_ip(ip: IpAddr) -> Self {
-        let kind = if ip.is_ipv4() {
-            ObservableKind::Ipv4
-        } else {
-            ObservableKind::Ipv6
-        };
-        Self {
-            kind,
-            value: ip.to_string(),
-            role: None,
-        }
+        let kind = if ip.is_ipv4() { ObservableKind::Ipv4 } else { ObservableKind::Ipv6 };
+        Self { kind, value: ip.to_string(), role: None }
     }
 
     /// Sets the connection side.
@@ -258,9 +236,7 @@ fn canonical_hostname(s: &str) -> Option<String> {
     }
     for label in s.split('.') {
         let ok_len = !label.is_empty() && label.len() <= 63;
-        let ok_chars = label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok_chars = label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !ok_len || !ok_chars || label.starts_with('-') || label.ends_with('-') {
             return None;
         }
@@ -272,9 +248,7 @@ fn canonical_url(s: &str) -> Option<String> {
     let (scheme, rest) = s.split_once("://")?;
     let scheme_ok = !scheme.is_empty()
         && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
     if !scheme_ok || s.chars().any(|c| c.is_control() || c == ' ') {
         return None;
     }
@@ -324,9 +298,7 @@ impl AttackTechnique {
     pub fn parse(s: &str) -> Result<Self, InvalidObservable> {
         let upper = s.trim().to_ascii_uppercase();
         let body = upper.strip_prefix('T').unwrap_or("");
-        let (main, sub) = body
-            .split_once('.')
-            .map_or((body, None), |(m, s)| (m, Some(s)));
+        let (main, sub) = body.split_once('.').map_or((body, None), |(m, s)| (m, Some(s)));
         let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
         if digits(main, 4) && sub.is_none_or(|s| digits(s, 3)) {
             Ok(Self(upper))
@@ -365,9 +337,7 @@ mod tests {
     use ObservableKind as K;
 
     fn ok(kind: K, s: &str) -> String {
-        Observable::new(kind, s)
-            .map(|o| o.value().to_owned())
-            .unwrap_or_else(|e| panic!("{e}"))
+        Observable::new(kind, s).map(|o| o.value().to_owned()).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -377,10 +347,7 @@ mod tests {
         assert_eq!(ok(K::Cidr, "192.0.2.0/24"), "192.0.2.0/24");
         assert_eq!(ok(K::Domain, "Example.COM."), "example.com");
         assert_eq!(ok(K::Hostname, "WIN-A8WCA1ISIEB"), "win-a8wca1isieb");
-        assert_eq!(
-            ok(K::Url, "HTTP://example.net/a?b"),
-            "http://example.net/a?b"
-        );
+        assert_eq!(ok(K::Url, "HTTP://example.net/a?b"), "http://example.net/a?b");
         assert_eq!(ok(K::Email, "Bob@Example.org"), "Bob@example.org");
         assert_eq!(ok(K::Md5, &"A".repeat(32)), "a".repeat(32));
         assert_eq!(ok(K::Sha1, &"b".repeat(40)), "b".repeat(40));
@@ -430,8 +397,7 @@ mod tests {
 
     #[test]
     fn deserialising_validates() {
-        let good: Result<Observable, _> =
-            serde_json::from_str(r#"{"kind":"ipv4","value":"1.2.3.4","role":"source"}"#);
+        let good: Result<Observable, _> = serde_json::from_str(r#"{"kind":"ipv4","value":"1.2.3.4","role":"source"}"#);
         assert_eq!(good.map(|o| o.role()).ok(), Some(Some(Role::Source)));
         let bad: Result<Observable, _> = serde_json::from_str(r#"{"kind":"ipv4","value":"x"}"#);
         assert!(bad.is_err());
@@ -439,10 +405,7 @@ mod tests {
 
     #[test]
     fn attack_ids_parse_and_reject() {
-        assert_eq!(
-            AttackTechnique::parse("t1190").map(|t| t.0),
-            Ok("T1190".into())
-        );
+        assert_eq!(AttackTechnique::parse("t1190").map(|t| t.0), Ok("T1190".into()));
         assert!(AttackTechnique::parse("T1059.001").is_ok());
         assert!(AttackTechnique::parse("T15").is_err());
         assert!(AttackTechnique::parse("TA0001").is_err());

@@ -48,19 +48,12 @@ impl Reject {
     /// A reject of this kind, without position.
     #[must_use]
     pub const fn new(kind: RejectKind) -> Self {
-        Self {
-            kind,
-            field: None,
-            line: None,
-            index: None,
-        }
+        Self { kind, field: None, line: None, index: None }
     }
 
     /// Malformed input.
     pub fn syntax(message: impl Into<String>) -> Self {
-        Self::new(RejectKind::Syntax {
-            message: message.into(),
-        })
+        Self::new(RejectKind::Syntax { message: message.into() })
     }
 
     /// A required field is absent.
@@ -75,17 +68,12 @@ impl Reject {
 
     /// A field has an unusable value.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(RejectKind::InvalidValue {
-            message: message.into(),
-        })
-        .at_field(field)
+        Self::new(RejectKind::InvalidValue { message: message.into() }).at_field(field)
     }
 
     /// The record is fine but is not an alert.
     pub fn ignored(reason: impl Into<String>) -> Self {
-        Self::new(RejectKind::Ignored {
-            reason: reason.into(),
-        })
+        Self::new(RejectKind::Ignored { reason: reason.into() })
     }
 
     /// Over a size limit.
@@ -144,9 +132,9 @@ impl fmt::Display for Reject {
                 write!(f, "invalid UTF-8 at byte {offset}; send UTF-8 text")
             }
             RejectKind::Ignored { reason } => write!(f, "ignored: {reason}"),
-            RejectKind::UnknownFormat => f.write_str(
-                "format not recognised; pass format=eve|wazuh|ecs|cef|leef|intelmq|shadowserver",
-            ),
+            RejectKind::UnknownFormat => {
+                f.write_str("format not recognised; pass format=eve|wazuh|ecs|cef|leef|intelmq|shadowserver")
+            }
         }
     }
 }
@@ -158,10 +146,7 @@ mod tests {
     #[test]
     fn display_names_line_field_and_problem() {
         let r = Reject::wrong_type("alert.signature_id", "an integer").at_line(7);
-        assert_eq!(
-            r.to_string(),
-            "line 7: field `alert.signature_id`: expected an integer"
-        );
+        assert_eq!(r.to_string(), "line 7: field `alert.signature_id`: expected an integer");
     }
 
     #[test]

@@ -74,11 +74,7 @@ fn parse_5424<'a>(s: &'a str, h: &mut SyslogHeader<'a>) -> Option<&'a str> {
     let proc_id = parts.next()?;
     let msg_id = parts.next()?;
     let rest = parts.next().unwrap_or("");
-    let timestamp = if ts == "-" {
-        None
-    } else {
-        Some(timefmt::parse_iso(ts)?)
-    };
+    let timestamp = if ts == "-" { None } else { Some(timefmt::parse_iso(ts)?) };
     let (sd, msg) = split_structured_data(rest)?;
     h.version = Some(1);
     h.timestamp = timestamp;
@@ -180,11 +176,7 @@ mod tests {
         assert_eq!(m.header.app_name, Some("evntslog"));
         assert_eq!(m.header.proc_id, None);
         assert_eq!(m.header.msg_id, Some("ID47"));
-        assert!(
-            m.header
-                .structured_data
-                .is_some_and(|s| s.ends_with("lication\"]"))
-        );
+        assert!(m.header.structured_data.is_some_and(|s| s.ends_with("lication\"]")));
         assert_eq!(m.msg, "BOMAn application event");
     }
 
@@ -198,10 +190,7 @@ mod tests {
 
     #[test]
     fn rfc3164_with_host_and_tag() {
-        let m = parse(
-            "<34>Oct 11 22:14:15 mymachine su[123]: 'su root' failed",
-            2003,
-        );
+        let m = parse("<34>Oct 11 22:14:15 mymachine su[123]: 'su root' failed", 2003);
         assert_eq!(m.header.hostname, Some("mymachine"));
         assert_eq!(m.header.app_name, Some("su"));
         assert_eq!(m.header.proc_id, Some("123"));

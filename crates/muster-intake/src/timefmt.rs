@@ -52,11 +52,7 @@ pub fn parse_iso(s: &str) -> Option<OffsetDateTime> {
                 _ => return None,
             };
             let (h, m) = (i8::try_from(h).ok()?, i8::try_from(m).ok()?);
-            if sign == b'-' {
-                UtcOffset::from_hms(-h, -m, 0).ok()?
-            } else {
-                UtcOffset::from_hms(h, m, 0).ok()?
-            }
+            if sign == b'-' { UtcOffset::from_hms(-h, -m, 0).ok()? } else { UtcOffset::from_hms(h, m, 0).ok()? }
         }
         Some(_) => {
             // " UTC" suffix (IntelMQ adds it to Shadowserver times).
@@ -68,8 +64,7 @@ pub fn parse_iso(s: &str) -> Option<OffsetDateTime> {
         }
     };
     let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
-    let date =
-        Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()?;
+    let date = Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()?;
     let time = Time::from_hms_nano(
         u8::try_from(hour).ok()?,
         u8::try_from(minute).ok()?,
@@ -112,11 +107,7 @@ pub fn parse_bsd(s: &str, default_year: i32) -> Option<OffsetDateTime> {
     let month = month_from_abbr(parts.next()?)?;
     let day: u8 = parts.next()?.parse().ok()?;
     let third = parts.next()?;
-    let (year, clock) = if third.contains(':') {
-        (default_year, third)
-    } else {
-        (third.parse().ok()?, parts.next()?)
-    };
+    let (year, clock) = if third.contains(':') { (default_year, third) } else { (third.parse().ok()?, parts.next()?) };
     let clock = clock.split('.').next()?;
     let mut hms = clock.split(':');
     let h: u8 = hms.next()?.parse().ok()?;
@@ -130,22 +121,17 @@ pub fn parse_bsd(s: &str, default_year: i32) -> Option<OffsetDateTime> {
 /// Any of the above, tried in order.
 #[must_use]
 pub fn parse_any(s: &str, default_year: i32) -> Option<OffsetDateTime> {
-    parse_iso(s)
-        .or_else(|| parse_epoch(s))
-        .or_else(|| parse_bsd(s, default_year))
+    parse_iso(s).or_else(|| parse_epoch(s)).or_else(|| parse_bsd(s, default_year))
 }
 
 /// RFC 3339 with `Z` for UTC, as IntelMQ and JSON APIs expect.
 #[must_use]
 pub fn format_rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 pub(crate) fn month_from_abbr(s: &str) -> Option<Month> {
-    const NAMES: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
+    const NAMES: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
     let s = s.get(..3)?;
     let i = NAMES.iter().position(|n| n.eq_ignore_ascii_case(s))?;
     Month::try_from(u8::try_from(i + 1).ok()?).ok()
@@ -172,21 +158,12 @@ mod tests {
 
     #[test]
     fn iso_variants_parse_to_the_same_instant() {
-        assert_eq!(
-            iso("2018-10-03T14:42:44.836744+0000"),
-            "2018-10-03T14:42:44.836744Z"
-        );
-        assert_eq!(
-            iso("2021-01-27T01:28:11.5+0100"),
-            "2021-01-27T01:28:11.5+01:00"
-        );
+        assert_eq!(iso("2018-10-03T14:42:44.836744+0000"), "2018-10-03T14:42:44.836744Z");
+        assert_eq!(iso("2021-01-27T01:28:11.5+0100"), "2021-01-27T01:28:11.5+01:00");
         assert_eq!(iso("2019-09-04 05:40:55"), "2019-09-04T05:40:55Z");
         assert_eq!(iso("2019-09-04T05:40:55Z"), "2019-09-04T05:40:55Z");
         assert_eq!(iso("2019-09-04 05:40:55 UTC"), "2019-09-04T05:40:55Z");
-        assert_eq!(
-            iso("2019-09-04T05:40:55-04:30"),
-            "2019-09-04T05:40:55-04:30"
-        );
+        assert_eq!(iso("2019-09-04T05:40:55-04:30"), "2019-09-04T05:40:55-04:30");
     }
 
     #[test]

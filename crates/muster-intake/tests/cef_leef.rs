@@ -15,10 +15,7 @@ fn elastic_beats_cef_log_snapshot() {
 
 #[test]
 fn decode_cef_samples_snapshot() {
-    let out = parse_lines(
-        "cef/elastic-beats/decode_cef-samples.log",
-        Some(Format::Cef),
-    );
+    let out = parse_lines("cef/elastic-beats/decode_cef-samples.log", Some(Format::Cef));
     assert_eq!(alerts(&out).len(), out.len(), "every vendor sample parses");
     insta::assert_yaml_snapshot!(out);
 }
@@ -46,14 +43,8 @@ fn syslog_wrapped_cef_takes_host_and_time_from_the_header() {
 fn cef_escapes_are_undone() {
     let line = br"CEF:0|Citrix|NetScaler|NS10.0|APPFW|APPFW_STARTURL|6|src=10.217.253.78 spt=54711 method=GET request=http://vpx247.example.net/FFC/login_post.html?abc\=def msg=Disallow Illegal URL.";
     let a = cef::parse(line, &options()).unwrap_or_else(|e| panic!("{e}"));
-    let urls: Vec<_> = a
-        .observables_of(ObservableKind::Url)
-        .map(|o| o.value())
-        .collect();
-    assert_eq!(
-        urls,
-        ["http://vpx247.example.net/FFC/login_post.html?abc=def"]
-    );
+    let urls: Vec<_> = a.observables_of(ObservableKind::Url).map(|o| o.value()).collect();
+    assert_eq!(urls, ["http://vpx247.example.net/FFC/login_post.html?abc=def"]);
     assert_eq!(a.description.as_deref(), Some("Disallow Illegal URL."));
     assert_eq!(a.network.source_port, Some(54711));
     assert_eq!(a.severity, Severity::Medium);
@@ -64,10 +55,7 @@ fn cef_custom_labels_name_extra_fields() {
     let line = b"CEF:0|Trend Micro|Deep Security Agent|1.2.3|4000000|Eicar_test_file|6|cn1=1 cn1Label=Host ID dvchost=hostname cn2=205 cn2Label=Quarantine File Size";
     let a = cef::parse(line, &options()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(a.extra.get("Host ID").and_then(|v| v.as_str()), Some("1"));
-    assert_eq!(
-        a.extra.get("Quarantine File Size").and_then(|v| v.as_str()),
-        Some("205")
-    );
+    assert_eq!(a.extra.get("Quarantine File Size").and_then(|v| v.as_str()), Some("205"));
     assert_eq!(a.host.as_deref(), Some("hostname"));
     assert_eq!(a.rsit.as_str(), "infected-system");
 }
@@ -77,13 +65,9 @@ fn cef_bad_headers_are_rejected_with_the_field() {
     let o = options();
     let e = cef::parse(b"CEF:0|a|b|c", &o).err().and_then(|e| e.field);
     assert_eq!(e.as_deref(), Some("header"));
-    let e = cef::parse(b"CEF:0|a|b|c|d|e|eleven|x=y", &o)
-        .err()
-        .and_then(|e| e.field);
+    let e = cef::parse(b"CEF:0|a|b|c|d|e|eleven|x=y", &o).err().and_then(|e| e.field);
     assert_eq!(e.as_deref(), Some("header.severity"));
-    let e = cef::parse(b"CEF:9|a|b|c|d|e|1|", &o)
-        .err()
-        .and_then(|e| e.field);
+    let e = cef::parse(b"CEF:9|a|b|c|d|e|1|", &o).err().and_then(|e| e.field);
     assert_eq!(e.as_deref(), Some("header.version"));
     assert!(cef::parse(b"no marker", &o).is_err());
 }
@@ -99,10 +83,7 @@ fn leef2_samples_snapshot() {
     let out = parse_lines("leef/tenzir/leef2.log", Some(Format::Leef));
     assert_eq!(alerts(&out).len(), out.len());
     for a in alerts(&out) {
-        assert!(
-            a.extra.contains_key("client"),
-            "literal \\t read as tab: {a:?}"
-        );
+        assert!(a.extra.contains_key("client"), "literal \\t read as tab: {a:?}");
     }
     insta::assert_yaml_snapshot!(out);
 }
@@ -125,20 +106,11 @@ fn panda_paps_leef_snapshot() {
 
 #[test]
 fn leef2_custom_delimiter() {
-    let a = leef::parse(
-        b"LEEF:2.0|V|P|1|ev|^|src=10.0.0.1^dst=10.0.0.2^sev=9",
-        &options(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        a.ip_with_role(Role::Destination).map(|o| o.value()),
-        Some("10.0.0.2")
-    );
+    let a = leef::parse(b"LEEF:2.0|V|P|1|ev|^|src=10.0.0.1^dst=10.0.0.2^sev=9", &options())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.ip_with_role(Role::Destination).map(|o| o.value()), Some("10.0.0.2"));
     assert_eq!(a.severity, Severity::Critical);
-    let a = leef::parse(
-        b"LEEF:2.0|V|P|1|ev|x7C|src=10.0.0.1|usrName=bob",
-        &options(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let a =
+        leef::parse(b"LEEF:2.0|V|P|1|ev|x7C|src=10.0.0.1|usrName=bob", &options()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(a.observables_of(ObservableKind::UserAccount).count(), 1);
 }

@@ -28,16 +28,8 @@ pub struct Outcome {
 
 pub fn outcome(line: usize, r: Result<Alert, Reject>) -> Outcome {
     match r {
-        Ok(a) => Outcome {
-            line,
-            alert: Some(a),
-            reject: None,
-        },
-        Err(e) => Outcome {
-            line,
-            alert: None,
-            reject: Some(e.to_string()),
-        },
+        Ok(a) => Outcome { line, alert: Some(a), reject: None },
+        Err(e) => Outcome { line, alert: None, reject: Some(e.to_string()) },
     }
 }
 

@@ -45,8 +45,7 @@ fn every_sample_report_type_is_known_and_every_row_parses() {
     let o = options();
     for file in &files {
         let data = common::read(&format!("shadowserver/{file}"));
-        let rows =
-            shadowserver::parse_report(file, &data, &o).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let rows = shadowserver::parse_report(file, &data, &o).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(!rows.is_empty(), "{file}");
         for (line, r) in &rows {
             let a = r.as_ref().unwrap_or_else(|e| panic!("{file}:{line}: {e}"));
@@ -61,10 +60,7 @@ fn report_snapshots() {
     let o = options();
     for file in sample_files() {
         let data = common::read(&format!("shadowserver/{file}"));
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(&data[..]);
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&data[..]);
         let mut recs = reader.records();
         let header = recs.next().and_then(Result::ok).unwrap_or_default();
         let header: Vec<&str> = header.iter().collect();
@@ -74,12 +70,8 @@ fn report_snapshots() {
             .map(|rec| {
                 let row: Vec<&str> = rec.iter().collect();
                 let line = rec.position().map_or(0, csv::Position::line);
-                let event = report
-                    .event(&row, &o)
-                    .unwrap_or_else(|e| panic!("{file}:{line}: {e}"));
-                let a = report
-                    .parse_row(&row, &o)
-                    .unwrap_or_else(|e| panic!("{file}:{line}: {e}"));
+                let event = report.event(&row, &o).unwrap_or_else(|e| panic!("{file}:{line}: {e}"));
+                let a = report.parse_row(&row, &o).unwrap_or_else(|e| panic!("{file}:{line}: {e}"));
                 Row {
                     line,
                     event,
@@ -101,36 +93,19 @@ fn report_snapshots() {
 
 #[test]
 fn report_type_comes_from_the_file_name() {
-    let find = |n: &str| {
-        Report::new(n, &["timestamp", "ip"])
-            .map(|r| r.kind.file)
-            .ok()
-    };
-    assert_eq!(
-        find("2019-01-01-scan_ssl_freak-test-geo.csv"),
-        Some("scan_ssl_freak")
-    );
+    let find = |n: &str| Report::new(n, &["timestamp", "ip"]).map(|r| r.kind.file).ok();
+    assert_eq!(find("2019-01-01-scan_ssl_freak-test-geo.csv"), Some("scan_ssl_freak"));
     assert_eq!(find("scan_ssl.csv"), Some("scan_ssl"));
-    assert_eq!(
-        find("2019-01-01-event4_sinkhole_http-test.csv"),
-        Some("event4_sinkhole_http")
-    );
+    assert_eq!(find("2019-01-01-event4_sinkhole_http-test.csv"), Some("event4_sinkhole_http"));
     assert_eq!(find("unknown_report.csv"), None);
-    assert!(
-        Report::new("scan_redis.csv", &["ip"]).is_err(),
-        "header needs timestamp"
-    );
+    assert!(Report::new("scan_redis.csv", &["ip"]).is_err(), "header needs timestamp");
     assert_eq!(REPORTS.iter().filter(|r| r.file == "scan_redis").count(), 1);
 }
 
 #[test]
 fn every_report_classification_is_an_rsit_type() {
     for r in REPORTS {
-        assert!(
-            muster_core::taxonomy::RsitType::parse(r.rsit_type).is_ok(),
-            "{}",
-            r.file
-        );
+        assert!(muster_core::taxonomy::RsitType::parse(r.rsit_type).is_ok(), "{}", r.file);
     }
 }
 
@@ -138,19 +113,12 @@ fn every_report_classification_is_an_rsit_type() {
 fn bad_rows_are_rejected_with_their_line() {
     let data = b"\"timestamp\",\"ip\",\"port\"\n\"2019-01-01 00:00:00\",\"10.0.0.1\",\"22\"\n\"2019-01-01 00:00:00\",\"10.0.0.2\",\"1\",\"extra\"\n\"2019-01-01 00:00:00\",\"10.0.0.3\",\"99999\"\n\"\",\"\",\"1\"\n";
     let rows = shadowserver::parse_report("scan_ssh.csv", data, &options()).unwrap_or_default();
-    let summary: Vec<(u64, Option<String>)> = rows
-        .iter()
-        .map(|(l, r)| (*l, r.as_ref().err().and_then(|e| e.field.clone())))
-        .collect();
+    let summary: Vec<(u64, Option<String>)> =
+        rows.iter().map(|(l, r)| (*l, r.as_ref().err().and_then(|e| e.field.clone()))).collect();
     assert_eq!(rows.len(), 4);
     assert!(rows[0].1.is_ok());
     assert_eq!(summary[1].0, 3);
-    assert!(
-        rows[1]
-            .1
-            .as_ref()
-            .is_err_and(|e| e.to_string().contains("columns"))
-    );
+    assert!(rows[1].1.as_ref().is_err_and(|e| e.to_string().contains("columns")));
     assert_eq!(summary[2], (4, Some("source.port".into())));
     assert_eq!(summary[3], (5, Some("timestamp".into())));
 }

@@ -14,14 +14,8 @@ fn wazuh_valid_alerts_snapshot() {
     assert!(a.iter().all(|a| a.format == Format::Wazuh));
     assert_eq!(a[0].rsit.as_str(), "brute-force");
     assert_eq!(a[0].severity, Severity::High);
-    assert_eq!(
-        a[0].attack.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-        ["T1110"]
-    );
-    assert_eq!(
-        a[0].ip_with_role(Role::Source).map(|o| o.value()),
-        Some("172.17.1.1")
-    );
+    assert_eq!(a[0].attack.iter().map(|t| t.as_str()).collect::<Vec<_>>(), ["T1110"]);
+    assert_eq!(a[0].ip_with_role(Role::Source).map(|o| o.value()), Some("172.17.1.1"));
     // Same rule and source, different agent: different alerts.
     assert_ne!(a[0].fingerprint, a[1].fingerprint);
     insta::assert_yaml_snapshot!(out);
@@ -29,10 +23,7 @@ fn wazuh_valid_alerts_snapshot() {
 
 #[test]
 fn wazuh_malformed_alert_is_rejected_with_position() {
-    let out = parse_lines(
-        "wazuh/alerts/EXTRACTED-alert-invalid.txt",
-        Some(Format::Wazuh),
-    );
+    let out = parse_lines("wazuh/alerts/EXTRACTED-alert-invalid.txt", Some(Format::Wazuh));
     assert_eq!(out.len(), 1);
     let r = out[0].reject.as_deref().unwrap_or_default();
     assert!(r.contains("invalid JSON at line 1 column"), "{r}");
@@ -41,17 +32,11 @@ fn wazuh_malformed_alert_is_rejected_with_position() {
 #[test]
 fn wazuh_wrong_types_name_the_field() {
     let o = options();
-    let e = wazuh::parse(br#"{"rule":{"id":"1","level":"high"}}"#, &o)
-        .err()
-        .and_then(|e| e.field);
+    let e = wazuh::parse(br#"{"rule":{"id":"1","level":"high"}}"#, &o).err().and_then(|e| e.field);
     assert_eq!(e.as_deref(), Some("rule.level"));
-    let e = wazuh::parse(br#"{"rule":{"description":"x"}}"#, &o)
-        .err()
-        .and_then(|e| e.field);
+    let e = wazuh::parse(br#"{"rule":{"description":"x"}}"#, &o).err().and_then(|e| e.field);
     assert_eq!(e.as_deref(), Some("rule.id"));
-    let e = wazuh::parse(br#"{"rule":{"id":"1"},"data":{"srcport":"99999"}}"#, &o)
-        .err()
-        .and_then(|e| e.field);
+    let e = wazuh::parse(br#"{"rule":{"id":"1"},"data":{"srcport":"99999"}}"#, &o).err().and_then(|e| e.field);
     assert_eq!(e.as_deref(), Some("data.srcport"));
 }
 
@@ -64,16 +49,10 @@ fn elastic_security_alert_maps_rule_threat_and_severity() {
     assert_eq!(a.title, "Potential SSH Brute Force Detected");
     assert_eq!(a.severity, Severity::Medium);
     assert_eq!(a.rsit.as_str(), "brute-force");
-    assert_eq!(
-        a.attack.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
-        ["T1110", "T1110.001"]
-    );
+    assert_eq!(a.attack.iter().map(|t| t.as_str()).collect::<Vec<_>>(), ["T1110", "T1110.001"]);
     assert_eq!(a.source_ref.as_deref(), Some("b3f2c1"));
     assert_eq!(a.host.as_deref(), Some("web-01"));
-    assert_eq!(
-        muster_intake::detect(KIBANA_ALERT.as_bytes()),
-        Some(Format::ElasticSecurity)
-    );
+    assert_eq!(muster_intake::detect(KIBANA_ALERT.as_bytes()), Some(Format::ElasticSecurity));
     insta::assert_yaml_snapshot!(a);
 }
 
@@ -94,19 +73,12 @@ fn ecs_document_in_a_search_hit_is_unwrapped() {
 #[test]
 fn ecs_requires_a_timestamp_and_checks_types() {
     let o = options();
-    let e = ecs::parse(br#"{"event":{"kind":"alert"}}"#, &o)
-        .err()
-        .and_then(|e| e.field);
+    let e = ecs::parse(br#"{"event":{"kind":"alert"}}"#, &o).err().and_then(|e| e.field);
     assert_eq!(e.as_deref(), Some("@timestamp"));
-    let e = ecs::parse(
-        br#"{"@timestamp":"2024-01-01T00:00:00Z","source":{"port":"http"}}"#,
-        &o,
-    )
-    .err()
-    .and_then(|e| e.field);
-    assert_eq!(e.as_deref(), Some("source.port"));
-    let e = ecs::parse(br#"{"@timestamp":"yesterday"}"#, &o)
+    let e = ecs::parse(br#"{"@timestamp":"2024-01-01T00:00:00Z","source":{"port":"http"}}"#, &o)
         .err()
         .and_then(|e| e.field);
+    assert_eq!(e.as_deref(), Some("source.port"));
+    let e = ecs::parse(br#"{"@timestamp":"yesterday"}"#, &o).err().and_then(|e| e.field);
     assert_eq!(e.as_deref(), Some("@timestamp"));
 }

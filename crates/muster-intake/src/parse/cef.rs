@@ -14,37 +14,18 @@ use crate::syslog;
 /// No `CEF:` marker, fewer than seven header fields, an unknown version.
 pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
     let line = text(record, options)?.trim_end_matches(['\r', '\n']);
-    let at = line
-        .find("CEF:")
-        .ok_or_else(|| Reject::syntax("no `CEF:` header"))?;
+    let at = line.find("CEF:").ok_or_else(|| Reject::syntax("no `CEF:` header"))?;
     let sys = syslog::parse(&line[..at], options.year());
-    let (header, extension) = split_header(&line[at + 4..], 7).ok_or_else(|| {
-        Reject::syntax("CEF header needs 7 `|`-separated fields").at_field("header")
-    })?;
-    let [
-        version,
-        vendor,
-        product,
-        dev_version,
-        signature,
-        name,
-        severity,
-    ] = &header[..]
-    else {
+    let (header, extension) = split_header(&line[at + 4..], 7)
+        .ok_or_else(|| Reject::syntax("CEF header needs 7 `|`-separated fields").at_field("header"))?;
+    let [version, vendor, product, dev_version, signature, name, severity] = &header[..] else {
         return Err(Reject::syntax("CEF header needs 7 fields").at_field("header"));
     };
     if !matches!(version.trim(), "0" | "1") {
-        return Err(Reject::invalid(
-            "header.version",
-            format!("unsupported CEF version {version:?}"),
-        ));
+        return Err(Reject::invalid("header.version", format!("unsupported CEF version {version:?}")));
     }
     let source = format!("{} {}", vendor.trim(), product.trim());
-    let title = if name.trim().is_empty() {
-        signature.trim()
-    } else {
-        name.trim()
-    };
+    let title = if name.trim().is_empty() { signature.trim() } else { name.trim() };
     let mut alert = Alert::new(
         Format::Cef,
         source.trim(),
@@ -53,16 +34,11 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         classify::or_undetermined(&[name, signature]),
     );
     alert.severity = cef_severity(severity).ok_or_else(|| {
-        Reject::invalid(
-            "header.severity",
-            format!("{severity:?} is not 0-10 or Low/Medium/High/Very-High"),
-        )
+        Reject::invalid("header.severity", format!("{severity:?} is not 0-10 or Low/Medium/High/Very-High"))
     })?;
     if severity.trim().parse::<u64>().is_ok_and(|n| n > 10) {
         // Some products (F5 ASM) send larger numbers; keep the alert.
-        alert.warnings.push(format!(
-            "header.severity: {severity} is above 10, read as critical"
-        ));
+        alert.warnings.push(format!("header.severity: {severity} is above 10, read as critical"));
     }
     alert.rule = Some(Rule {
         id: Some(signature.trim().to_owned()).filter(|s| !s.is_empty()),
@@ -76,9 +52,7 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
             r.category = cat.as_str().map(str::to_owned);
         }
     }
-    alert
-        .extra
-        .insert("device.version".into(), dev_version.trim().into());
+    alert.extra.insert("device.version".into(), dev_version.trim().into());
     if alert.host.is_none() {
         alert.host = sys.header.hostname.map(str::to_owned);
     }

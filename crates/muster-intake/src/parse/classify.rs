@@ -38,50 +38,22 @@ const KEYWORDS: &[(&[&str], &str)] = &[
         "brute-force",
     ),
     (
-        &[
-            "sql-inj",
-            "sql inj",
-            "sqli",
-            "xss",
-            "injection",
-            "exploit",
-            "attack",
-            "shellcode",
-            "overflow",
-            "cve-",
-        ],
+        &["sql-inj", "sql inj", "sqli", "xss", "injection", "exploit", "attack", "shellcode", "overflow", "cve-"],
         "exploit",
     ),
     (&["scan", "recon", "probe"], "scanner"),
     (&["ddos"], "ddos"),
     (&["denial of service", "dos attack", "flood"], "dos"),
     (&["spam"], "spam"),
-    (
-        &["privilege", "root", "admin"],
-        "privileged-account-compromise",
-    ),
-    (
-        &[
-            "ids",
-            "intrusion",
-            "signature",
-            "appfw",
-            "waf",
-            "suspicious",
-            "credential",
-        ],
-        "ids-alert",
-    ),
+    (&["privilege", "root", "admin"], "privileged-account-compromise"),
+    (&["ids", "intrusion", "signature", "appfw", "waf", "suspicious", "credential"], "ids-alert"),
 ];
 
 /// The RSIT type the first matching keyword names, if any.
 #[must_use]
 pub fn by_keywords(texts: &[&str]) -> Option<RsitType> {
     let lower: Vec<String> = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
-    KEYWORDS
-        .iter()
-        .find(|(words, _)| words.iter().any(|w| lower.iter().any(|t| t.contains(w))))
-        .map(|(_, t)| rsit(t))
+    KEYWORDS.iter().find(|(words, _)| words.iter().any(|w| lower.iter().any(|t| t.contains(w)))).map(|(_, t)| rsit(t))
 }
 
 /// [`by_keywords`] or `other/undetermined`.
@@ -99,14 +71,8 @@ mod tests {
         for (_, t) in KEYWORDS {
             assert!(RsitType::parse(t).is_ok(), "{t}");
         }
-        assert_eq!(
-            or_undetermined(&["Eicar_test_file"]).as_str(),
-            "infected-system"
-        );
+        assert_eq!(or_undetermined(&["Eicar_test_file"]).as_str(), "infected-system");
         assert_eq!(or_undetermined(&["SQL-INJ exec()"]).as_str(), "exploit");
-        assert_eq!(
-            or_undetermined(&["User Signed In"]).as_str(),
-            "undetermined"
-        );
+        assert_eq!(or_undetermined(&["User Signed In"]).as_str(), "undetermined");
     }
 }

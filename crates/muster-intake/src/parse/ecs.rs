@@ -22,8 +22,7 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         hit_id = r.root.get("_id").and_then(Value::as_str).map(str::to_owned);
         r.root = Value::Object(src.clone());
     }
-    let security = lookup(&r.root, "kibana.alert.rule.name").is_some()
-        || lookup(&r.root, "signal.rule.name").is_some();
+    let security = lookup(&r.root, "kibana.alert.rule.name").is_some() || lookup(&r.root, "signal.rule.name").is_some();
     let (format, rule_prefix) = if security {
         if lookup(&r.root, "kibana.alert.rule.name").is_some() {
             (Format::ElasticSecurity, "kibana.alert.rule")
@@ -34,8 +33,8 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         (Format::Ecs, "rule")
     };
     let ts = r.required_text("@timestamp")?;
-    let time = timefmt::parse_iso(&ts)
-        .ok_or_else(|| Reject::invalid("@timestamp", format!("{ts:?} is not ISO 8601")))?;
+    let time =
+        timefmt::parse_iso(&ts).ok_or_else(|| Reject::invalid("@timestamp", format!("{ts:?} is not ISO 8601")))?;
     let rule_name = r.text(&format!("{rule_prefix}.name"))?;
     let message = r.text("message")?;
     let reason = r.text("kibana.alert.reason")?;
@@ -58,16 +57,12 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
             (Some(v), Some(p)) => format!("{v} {p}"),
             (Some(v), None) => v.to_owned(),
             (None, Some(p)) => p.to_owned(),
-            (None, None) => r
-                .text("event.module")?
-                .map_or_else(|| "elastic".to_owned(), |m| m.into_owned()),
+            (None, None) => r.text("event.module")?.map_or_else(|| "elastic".to_owned(), |m| m.into_owned()),
         }
     };
     let mut alert = Alert::new(format, source, title, time, rsit);
     alert.severity = severity(&r, rule_prefix)?;
-    alert.description = reason
-        .or(message)
-        .map(|d| clip(&d, options.max_field_len).to_owned());
+    alert.description = reason.or(message).map(|d| clip(&d, options.max_field_len).to_owned());
     let rule_id = match r.text(&format!("{rule_prefix}.rule_id"))? {
         Some(id) => Some(id),
         None => r.text(&format!("{rule_prefix}.id"))?,
@@ -111,13 +106,7 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         transport: r.text("network.transport")?.map(|s| s.to_ascii_lowercase()),
         application: r.text("network.protocol")?.map(|s| s.to_ascii_lowercase()),
     };
-    for path in [
-        "event.kind",
-        "event.module",
-        "event.dataset",
-        "event.outcome",
-        "kibana.alert.workflow_status",
-    ] {
+    for path in ["event.kind", "event.module", "event.dataset", "event.outcome", "kibana.alert.workflow_status"] {
         if let Some(v) = r.text(path)? {
             alert.extra.insert(path.into(), v.as_ref().into());
         }
@@ -130,9 +119,8 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
 fn severity(r: &JsonRecord, rule_prefix: &str) -> Result<Severity, Reject> {
     for path in ["kibana.alert.severity", &format!("{rule_prefix}.severity")] {
         if let Some(s) = r.text(path)? {
-            return Severity::parse(&s).ok_or_else(|| {
-                Reject::invalid(path, format!("{s:?} is not low/medium/high/critical"))
-            });
+            return Severity::parse(&s)
+                .ok_or_else(|| Reject::invalid(path, format!("{s:?} is not low/medium/high/critical")));
         }
     }
     for path in ["kibana.alert.risk_score", "event.risk_score"] {
@@ -169,25 +157,13 @@ fn observe_all(alert: &mut Alert, r: &JsonRecord) -> Result<(), Reject> {
     }
     let others = [
         ("source.domain", ObservableKind::Domain, Some(Role::Source)),
-        (
-            "destination.domain",
-            ObservableKind::Domain,
-            Some(Role::Destination),
-        ),
+        ("destination.domain", ObservableKind::Domain, Some(Role::Destination)),
         ("dns.question.name", ObservableKind::Domain, None),
         ("url.full", ObservableKind::Url, None),
         ("url.original", ObservableKind::Url, None),
         ("user.name", ObservableKind::UserAccount, None),
-        (
-            "source.user.name",
-            ObservableKind::UserAccount,
-            Some(Role::Source),
-        ),
-        (
-            "destination.user.name",
-            ObservableKind::UserAccount,
-            Some(Role::Destination),
-        ),
+        ("source.user.name", ObservableKind::UserAccount, Some(Role::Source)),
+        ("destination.user.name", ObservableKind::UserAccount, Some(Role::Destination)),
         ("file.name", ObservableKind::FileName, None),
         ("file.hash.md5", ObservableKind::Md5, None),
         ("file.hash.sha1", ObservableKind::Sha1, None),
@@ -196,22 +172,10 @@ fn observe_all(alert: &mut Alert, r: &JsonRecord) -> Result<(), Reject> {
         ("process.hash.sha1", ObservableKind::Sha1, None),
         ("process.hash.sha256", ObservableKind::Sha256, None),
         ("process.name", ObservableKind::FileName, None),
-        (
-            "email.from.address",
-            ObservableKind::Email,
-            Some(Role::Source),
-        ),
-        (
-            "email.to.address",
-            ObservableKind::Email,
-            Some(Role::Destination),
-        ),
+        ("email.from.address", ObservableKind::Email, Some(Role::Source)),
+        ("email.to.address", ObservableKind::Email, Some(Role::Destination)),
         ("source.as.number", ObservableKind::Asn, Some(Role::Source)),
-        (
-            "destination.as.number",
-            ObservableKind::Asn,
-            Some(Role::Destination),
-        ),
+        ("destination.as.number", ObservableKind::Asn, Some(Role::Destination)),
         ("vulnerability.id", ObservableKind::Cve, None),
         ("host.name", ObservableKind::Hostname, None),
     ];
@@ -254,8 +218,6 @@ fn techniques(root: &Value, path: &str) -> Vec<String> {
 fn port(r: &JsonRecord, path: &str) -> Result<Option<u16>, Reject> {
     match r.u64(path)? {
         None => Ok(None),
-        Some(p) => u16::try_from(p)
-            .map(Some)
-            .map_err(|_| Reject::invalid(path, format!("{p} is not a port"))),
+        Some(p) => u16::try_from(p).map(Some).map_err(|_| Reject::invalid(path, format!("{p} is not a port"))),
     }
 }

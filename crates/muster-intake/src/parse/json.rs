@@ -105,16 +105,13 @@ impl JsonRecord {
     pub fn u64(&self, path: &str) -> Result<Option<u64>, Reject> {
         match self.get(path) {
             None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| Reject::wrong_type(path, "a non-negative integer")),
+            Some(Value::Number(n)) => {
+                n.as_u64().map(Some).ok_or_else(|| Reject::wrong_type(path, "a non-negative integer"))
+            }
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| Reject::wrong_type(path, "a non-negative integer")),
+            Some(Value::String(s)) => {
+                s.trim().parse().map(Some).map_err(|_| Reject::wrong_type(path, "a non-negative integer"))
+            }
             Some(_) => Err(Reject::wrong_type(path, "a non-negative integer")),
         }
     }
@@ -130,9 +127,7 @@ impl JsonRecord {
                 .iter()
                 .filter(|v| !v.is_null())
                 .map(|v| match v {
-                    Value::Array(_) | Value::Object(_) => {
-                        Err(Reject::wrong_type(path, "an array of strings"))
-                    }
+                    Value::Array(_) | Value::Object(_) => Err(Reject::wrong_type(path, "an array of strings")),
                     v => Ok(value_to_string(v).unwrap_or_default()),
                 })
                 .collect(),
@@ -150,11 +145,7 @@ pub fn json_error(e: &serde_json::Error) -> Reject {
         serde_json::error::Category::Data => "unexpected JSON value",
         serde_json::error::Category::Io => "read error",
     };
-    Reject::syntax(format!(
-        "{what} at line {} column {}: {e}",
-        e.line(),
-        e.column()
-    ))
+    Reject::syntax(format!("{what} at line {} column {}: {e}", e.line(), e.column()))
 }
 
 #[cfg(test)]
@@ -177,29 +168,17 @@ mod tests {
     #[test]
     fn typed_getters_name_the_field_on_wrong_types() {
         let o = ParseOptions::new(time::OffsetDateTime::UNIX_EPOCH);
-        let r = JsonRecord::parse(br#"{"a":{"b":[1]},"n":"x","m":-1}"#, &o)
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            r.text("a.b").err().and_then(|e| e.field),
-            Some("a.b".into())
-        );
+        let r = JsonRecord::parse(br#"{"a":{"b":[1]},"n":"x","m":-1}"#, &o).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.text("a.b").err().and_then(|e| e.field), Some("a.b".into()));
         assert_eq!(r.u64("n").err().and_then(|e| e.field), Some("n".into()));
         assert_eq!(r.u64("m").err().and_then(|e| e.field), Some("m".into()));
-        assert_eq!(
-            r.required_text("zz").err().and_then(|e| e.field),
-            Some("zz".into())
-        );
+        assert_eq!(r.required_text("zz").err().and_then(|e| e.field), Some("zz".into()));
     }
 
     #[test]
     fn truncated_json_says_so() {
         let o = ParseOptions::new(time::OffsetDateTime::UNIX_EPOCH);
-        let e = JsonRecord::parse(br#"{"a": "b"#, &o)
-            .err()
-            .map(|e| e.to_string());
-        assert!(
-            e.as_deref().is_some_and(|m| m.contains("truncated JSON")),
-            "{e:?}"
-        );
+        let e = JsonRecord::parse(br#"{"a": "b"#, &o).err().map(|e| e.to_string());
+        assert!(e.as_deref().is_some_and(|m| m.contains("truncated JSON")), "{e:?}");
     }
 }

@@ -12,10 +12,8 @@ use crate::timefmt;
 
 /// Applies `pairs` to `alert`; returns the event time if one was given.
 pub fn apply(alert: &mut Alert, pairs: &[(String, String)], year: i32) -> Option<OffsetDateTime> {
-    let labels: HashMap<&str, &str> = pairs
-        .iter()
-        .filter_map(|(k, v)| k.strip_suffix("Label").map(|base| (base, v.as_str())))
-        .collect();
+    let labels: HashMap<&str, &str> =
+        pairs.iter().filter_map(|(k, v)| k.strip_suffix("Label").map(|base| (base, v.as_str()))).collect();
     let mut time = None;
     let mut time_format = None;
     for (k, v) in pairs {
@@ -111,10 +109,7 @@ pub fn apply(alert: &mut Alert, pairs: &[(String, String)], year: i32) -> Option
                 }
             }
             _ => {
-                let name = labels
-                    .get(k)
-                    .filter(|l| !l.is_empty())
-                    .map_or(k, |l| l.trim());
+                let name = labels.get(k).filter(|l| !l.is_empty()).map_or(k, |l| l.trim());
                 alert.extra.insert(name.to_owned(), v.into());
             }
         }

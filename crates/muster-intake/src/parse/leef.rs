@@ -14,14 +14,11 @@ use crate::syslog;
 /// No `LEEF:` marker, a short header, an unknown version.
 pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
     let line = text(record, options)?.trim_end_matches(['\r', '\n']);
-    let at = line
-        .find("LEEF:")
-        .ok_or_else(|| Reject::syntax("no `LEEF:` header"))?;
+    let at = line.find("LEEF:").ok_or_else(|| Reject::syntax("no `LEEF:` header"))?;
     let sys = syslog::parse(&line[..at], options.year());
     let body = &line[at + 5..];
-    let (header, rest) = split_header(body, 5).ok_or_else(|| {
-        Reject::syntax("LEEF header needs 5 `|`-separated fields").at_field("header")
-    })?;
+    let (header, rest) = split_header(body, 5)
+        .ok_or_else(|| Reject::syntax("LEEF header needs 5 `|`-separated fields").at_field("header"))?;
     let [version, vendor, product, dev_version, event_id] = &header[..] else {
         return Err(Reject::syntax("LEEF header needs 5 fields").at_field("header"));
     };
@@ -29,17 +26,11 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         "1.0" | "1" => ('\t', rest),
         "2.0" | "2" => leef2_delimiter(rest),
         v => {
-            return Err(Reject::invalid(
-                "header.version",
-                format!("unsupported LEEF version {v:?}"),
-            ));
+            return Err(Reject::invalid("header.version", format!("unsupported LEEF version {v:?}")));
         }
     };
     let pairs = split_attributes(attributes, delimiter, options.max_field_len);
-    let category = pairs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("cat"))
-        .map(|(_, v)| v.clone());
+    let category = pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case("cat")).map(|(_, v)| v.clone());
     let event = event_id.trim();
     let title = match &category {
         Some(c) if !c.is_empty() => format!("{c}: {event}"),
@@ -71,9 +62,7 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         }
     }
     let time = kv::apply(&mut alert, &rest_pairs, options.year());
-    alert
-        .extra
-        .insert("device.version".into(), dev_version.trim().into());
+    alert.extra.insert("device.version".into(), dev_version.trim().into());
     if alert.host.is_none() {
         alert.host = sys.header.hostname.map(str::to_owned);
     }
@@ -124,11 +113,8 @@ fn split_attributes(s: &str, delimiter: char, max_field: usize) -> Vec<(String, 
     // CyberArk PTA writes its first attributes `|`-separated before the tabs.
     let first_end = s.find(delimiter).unwrap_or(s.len());
     let (head, tail) = s.split_at(first_end);
-    let head_parts: Vec<&str> = if delimiter == '\t' && head.contains('|') {
-        head.split('|').collect()
-    } else {
-        vec![head]
-    };
+    let head_parts: Vec<&str> =
+        if delimiter == '\t' && head.contains('|') { head.split('|').collect() } else { vec![head] };
     head_parts
         .into_iter()
         .chain(tail.split(delimiter))
@@ -162,13 +148,6 @@ mod tests {
     #[test]
     fn attributes_split_on_the_delimiter_only() {
         let got = split_attributes("a=1^b=x=y^junk^c=", '^', 100);
-        assert_eq!(
-            got,
-            [
-                ("a".into(), "1".into()),
-                ("b".into(), "x=y".into()),
-                ("c".into(), String::new())
-            ]
-        );
+        assert_eq!(got, [("a".into(), "1".into()), ("b".into(), "x=y".into()), ("c".into(), String::new())]);
     }
 }

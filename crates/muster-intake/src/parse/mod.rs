@@ -71,11 +71,7 @@ pub(crate) fn text<'a>(record: &'a [u8], options: &ParseOptions) -> Result<&'a s
     if record.len() > options.max_record_len {
         return Err(Reject::too_large(options.max_record_len));
     }
-    std::str::from_utf8(record).map_err(|e| {
-        Reject::new(RejectKind::InvalidUtf8 {
-            offset: e.valid_up_to(),
-        })
-    })
+    std::str::from_utf8(record).map_err(|e| Reject::new(RejectKind::InvalidUtf8 { offset: e.valid_up_to() }))
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
@@ -97,9 +93,7 @@ pub fn detect(record: &[u8]) -> Option<Format> {
     let body = &record[start..];
     let has = |needle: &str| memchr::memmem::find(body, needle.as_bytes()).is_some();
     if body.first() == Some(&b'{') {
-        if has("\"event_type\"")
-            && (has("\"src_ip\"") || has("\"flow_id\"") || has("\"timestamp\""))
-        {
+        if has("\"event_type\"") && (has("\"src_ip\"") || has("\"flow_id\"") || has("\"timestamp\"")) {
             return Some(Format::Eve);
         }
         if has("kibana.alert.rule") || has("\"signal\"") || has("\"kibana\"") {
@@ -108,8 +102,7 @@ pub fn detect(record: &[u8]) -> Option<Format> {
         if has("\"rule\"") && has("\"agent\"") && (has("\"manager\"") || has("\"decoder\"")) {
             return Some(Format::Wazuh);
         }
-        if has("\"classification.taxonomy\"") || has("\"feed.name\"") || has("\"time.observation\"")
-        {
+        if has("\"classification.taxonomy\"") || has("\"feed.name\"") || has("\"time.observation\"") {
             return Some(Format::Intelmq);
         }
         if has("\"@timestamp\"") || has("\"ecs\"") || has("\"event\"") {
@@ -137,11 +130,7 @@ pub fn detect(record: &[u8]) -> Option<Format> {
 ///
 /// # Errors
 /// A [`Reject`] naming what was wrong and where.
-pub fn parse_record(
-    record: &[u8],
-    format: Option<Format>,
-    options: &ParseOptions,
-) -> Result<Alert, Reject> {
+pub fn parse_record(record: &[u8], format: Option<Format>, options: &ParseOptions) -> Result<Alert, Reject> {
     let format = match format.or_else(|| detect(record)) {
         Some(f) => f,
         None => {
@@ -156,9 +145,7 @@ pub fn parse_record(
         Format::Cef => cef::parse(record, options),
         Format::Leef => leef::parse(record, options),
         Format::Intelmq => crate::intelmq::parse(record, options),
-        Format::Shadowserver => Err(Reject::syntax(
-            "a Shadowserver row needs its CSV header; send the whole report",
-        )),
+        Format::Shadowserver => Err(Reject::syntax("a Shadowserver row needs its CSV header; send the whole report")),
     }
 }
 
@@ -169,30 +156,12 @@ mod tests {
     #[test]
     fn detects_each_format_from_its_shape() {
         let cases: &[(&str, Option<Format>)] = &[
-            (
-                r#"{"timestamp":"x","event_type":"alert","src_ip":"1.2.3.4"}"#,
-                Some(Format::Eve),
-            ),
-            (
-                r#"{"rule":{"id":"5712"},"agent":{"id":"000"},"manager":{"name":"m"}}"#,
-                Some(Format::Wazuh),
-            ),
-            (
-                r#"{"@timestamp":"x","kibana.alert.rule.name":"r"}"#,
-                Some(Format::ElasticSecurity),
-            ),
-            (
-                r#"{"@timestamp":"x","event":{"kind":"alert"}}"#,
-                Some(Format::Ecs),
-            ),
-            (
-                r#"{"feed.name":"x","classification.taxonomy":"other"}"#,
-                Some(Format::Intelmq),
-            ),
-            (
-                "<134>Oct 11 22:14:15 host CEF:0|a|b|1|2|n|5|",
-                Some(Format::Cef),
-            ),
+            (r#"{"timestamp":"x","event_type":"alert","src_ip":"1.2.3.4"}"#, Some(Format::Eve)),
+            (r#"{"rule":{"id":"5712"},"agent":{"id":"000"},"manager":{"name":"m"}}"#, Some(Format::Wazuh)),
+            (r#"{"@timestamp":"x","kibana.alert.rule.name":"r"}"#, Some(Format::ElasticSecurity)),
+            (r#"{"@timestamp":"x","event":{"kind":"alert"}}"#, Some(Format::Ecs)),
+            (r#"{"feed.name":"x","classification.taxonomy":"other"}"#, Some(Format::Intelmq)),
+            ("<134>Oct 11 22:14:15 host CEF:0|a|b|1|2|n|5|", Some(Format::Cef)),
             ("LEEF:1.0|a|b|1|e|k=v", Some(Format::Leef)),
             ("\"timestamp\",\"ip\",\"port\"", Some(Format::Shadowserver)),
             ("hello world", None),
@@ -209,10 +178,7 @@ mod tests {
         let r = parse_record(b"hello", None, &o).err();
         assert_eq!(r.map(|r| r.kind), Some(RejectKind::UnknownFormat));
         let r = parse_record(b"\xff\xfe", None, &o).err();
-        assert_eq!(
-            r.map(|r| r.kind),
-            Some(RejectKind::InvalidUtf8 { offset: 0 })
-        );
+        assert_eq!(r.map(|r| r.kind), Some(RejectKind::InvalidUtf8 { offset: 0 }));
     }
 
     #[test]

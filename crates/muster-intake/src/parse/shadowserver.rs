@@ -28,10 +28,7 @@ impl Report {
     /// When the file name names no known report, or the header lacks `timestamp`.
     pub fn new(file_name: &str, header: &[&str]) -> Result<Self, Reject> {
         let kind = shadowserver_reports::find(file_name).ok_or_else(|| {
-            Reject::invalid(
-                "file_name",
-                format!("{file_name:?} names no known Shadowserver report (e.g. scan_redis)"),
-            )
+            Reject::invalid("file_name", format!("{file_name:?} names no known Shadowserver report (e.g. scan_redis)"))
         })?;
         let header: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
         if !header.iter().any(|h| h == "timestamp") {
@@ -48,11 +45,7 @@ impl Report {
     /// CSV reader does (real reports have such rows).
     pub fn event(&self, row: &[&str], options: &ParseOptions) -> Result<Event, Reject> {
         if row.len() > self.header.len() {
-            return Err(Reject::syntax(format!(
-                "{} columns where the header has {}",
-                row.len(),
-                self.header.len()
-            )));
+            return Err(Reject::syntax(format!("{} columns where the header has {}", row.len(), self.header.len())));
         }
         let mut e = Event::new();
         let k = self.kind;
@@ -98,11 +91,7 @@ impl Report {
                 // IntelMQ's convert_http_host_and_url: host + path, request line stripped.
                 let path = path.trim_start_matches(|c| c != '/');
                 let path = path.split_whitespace().next().unwrap_or("");
-                let field = if self.kind.file.starts_with("event") {
-                    "destination.url"
-                } else {
-                    "source.url"
-                };
+                let field = if self.kind.file.starts_with("event") { "destination.url" } else { "source.url" };
                 e.insert(field.into(), format!("http://{host}{path}").into());
             }
             (None, Some(path)) => {
@@ -150,10 +139,7 @@ fn map_column(e: &mut Event, col: &str, v: &str) {
         "timestamp" => {
             // Shadowserver times are UTC without a zone.
             let t = crate::timefmt::parse_iso(v).map(crate::timefmt::format_rfc3339);
-            e.insert(
-                "time.source".into(),
-                t.unwrap_or_else(|| v.to_owned()).into(),
-            );
+            e.insert("time.source".into(), t.unwrap_or_else(|| v.to_owned()).into());
             return;
         }
         "ip" | "src_ip" | "http_referer_ip" => Some("source.ip"),
@@ -216,11 +202,7 @@ fn map_column(e: &mut Event, col: &str, v: &str) {
             e.insert("extra.destination.sector".into(), v.into());
         }
         "url" if !e.contains_key("source.url") && (v.contains("://") || col == "url") => {
-            let full = if v.contains("://") {
-                v.to_owned()
-            } else {
-                format!("http://{v}")
-            };
+            let full = if v.contains("://") { v.to_owned() } else { format!("http://{v}") };
             e.insert("source.url".into(), full.into());
         }
         // IntelMQ's validate_fqdn drops addresses in the host column.
@@ -248,20 +230,14 @@ pub fn parse_report(
     data: &[u8],
     options: &ParseOptions,
 ) -> Result<Vec<(u64, Result<Alert, Reject>)>, Reject> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(data);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data);
     let mut records = reader.byte_records();
     let header = match records.next() {
         Some(Ok(h)) => h,
         Some(Err(e)) => return Err(Reject::syntax(e.to_string()).at_line(1)),
         None => return Err(Reject::syntax("empty report").at_line(1)),
     };
-    let header: Vec<&str> = header
-        .iter()
-        .map(|f| std::str::from_utf8(f).unwrap_or(""))
-        .collect();
+    let header: Vec<&str> = header.iter().map(|f| std::str::from_utf8(f).unwrap_or("")).collect();
     let report = Report::new(file_name, &header)?;
     let mut out = Vec::new();
     for rec in records {
@@ -271,16 +247,11 @@ pub fn parse_report(
                 let row: Result<Vec<&str>, Reject> = rec
                     .iter()
                     .map(|f| {
-                        std::str::from_utf8(f).map_err(|e| {
-                            Reject::new(RejectKind::InvalidUtf8 {
-                                offset: e.valid_up_to(),
-                            })
-                        })
+                        std::str::from_utf8(f)
+                            .map_err(|e| Reject::new(RejectKind::InvalidUtf8 { offset: e.valid_up_to() }))
                     })
                     .collect();
-                let result = row
-                    .and_then(|row| report.parse_row(&row, options))
-                    .map_err(|e| e.at_line(line));
+                let result = row.and_then(|row| report.parse_row(&row, options)).map_err(|e| e.at_line(line));
                 out.push((line, result));
             }
             Err(e) => {

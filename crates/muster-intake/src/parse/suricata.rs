@@ -127,13 +127,11 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         Ok(e) => e,
         Err(e) => return Err(diagnose(s, &e)),
     };
-    let event_type = eve
-        .event_type
-        .as_deref()
-        .ok_or_else(|| Reject::missing("event_type"))?;
+    let event_type = eve.event_type.as_deref().ok_or_else(|| Reject::missing("event_type"))?;
     let time = match eve.timestamp.as_deref() {
-        Some(t) => timefmt::parse_iso(t)
-            .ok_or_else(|| Reject::invalid("timestamp", format!("{t:?} is not ISO 8601")))?,
+        Some(t) => {
+            timefmt::parse_iso(t).ok_or_else(|| Reject::invalid("timestamp", format!("{t:?} is not ISO 8601")))?
+        }
         None => options.received_at,
     };
     let mut alert = match (event_type, &eve.alert, &eve.anomaly) {
@@ -141,21 +139,13 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         ("alert", None, _) => return Err(Reject::missing("alert")),
         ("anomaly", _, anomaly) => from_anomaly(anomaly.as_ref(), time),
         (other, _, _) if options.eve_extra_event_types.contains(other) => {
-            let mut a = Alert::new(
-                Format::Eve,
-                "suricata",
-                format!("Suricata {other} event"),
-                time,
-                rsit("other"),
-            );
+            let mut a = Alert::new(Format::Eve, "suricata", format!("Suricata {other} event"), time, rsit("other"));
             a.severity = Severity::Info;
             a
         }
         (other, _, _) => {
-            return Err(Reject::ignored(format!(
-                "Suricata event_type `{other}` is not configured for intake"
-            ))
-            .at_field("event_type"));
+            return Err(Reject::ignored(format!("Suricata event_type `{other}` is not configured for intake"))
+                .at_field("event_type"));
         }
     };
     alert.source_ref = eve.flow_id.map(|f| f.to_string());
@@ -164,11 +154,7 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         source_port: eve.src_port,
         destination_port: eve.dest_port,
         transport: eve.proto.as_deref().map(str::to_ascii_lowercase),
-        application: eve
-            .app_proto
-            .as_deref()
-            .filter(|p| *p != "failed")
-            .map(str::to_ascii_lowercase),
+        application: eve.app_proto.as_deref().filter(|p| *p != "failed").map(str::to_ascii_lowercase),
     };
     if let Some(ip) = eve.src_ip.as_deref() {
         alert.observe_ip(ip, Some(Role::Source), "src_ip");
@@ -180,11 +166,7 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         if let Some(host) = http.hostname.as_deref() {
             observe_host(&mut alert, host, "http.hostname");
             if let Some(url) = http.url.as_deref() {
-                let scheme = if eve.dest_port == Some(443) {
-                    "https"
-                } else {
-                    "http"
-                };
+                let scheme = if eve.dest_port == Some(443) { "https" } else { "http" };
                 let full = format!("{scheme}://{host}{url}");
                 alert.observe(ObservableKind::Url, &full, None, "http.url");
             }
@@ -208,11 +190,7 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         ];
         for (kind, value, field) in pairs {
             if let Some(v) = value.as_deref() {
-                let v = if kind == ObservableKind::FileName {
-                    v.rsplit(['/', '\\']).next().unwrap_or(v)
-                } else {
-                    v
-                };
+                let v = if kind == ObservableKind::FileName { v.rsplit(['/', '\\']).next().unwrap_or(v) } else { v };
                 alert.observe(kind, v, None, field);
             }
         }
@@ -222,11 +200,8 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
             let field = format!("alert.metadata.{key}");
             match key.as_ref() {
                 "cve" => values.iter().for_each(|v| {
-                    let id = if v.to_ascii_uppercase().starts_with("CVE-") {
-                        v.to_string()
-                    } else {
-                        format!("CVE-{v}")
-                    };
+                    let id =
+                        if v.to_ascii_uppercase().starts_with("CVE-") { v.to_string() } else { format!("CVE-{v}") };
                     alert.observe(ObservableKind::Cve, &id, None, &field);
                 }),
                 "mitre_attack" | "mitre_technique_id" => {
@@ -251,13 +226,9 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
 }
 
 fn observe_host(alert: &mut Alert, host: &str, field: &str) {
-    let host = host.rsplit_once(':').map_or(host, |(h, p)| {
-        if p.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') {
-            h
-        } else {
-            host
-        }
-    });
+    let host = host
+        .rsplit_once(':')
+        .map_or(host, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') { h } else { host });
     if host.parse::<std::net::IpAddr>().is_ok() {
         alert.observe_ip(host, None, field);
     } else {
@@ -271,10 +242,7 @@ fn from_alert(a: &EveAlert<'_>, time: time::OffsetDateTime) -> Alert {
         .signature
         .as_deref()
         .filter(|s| !s.is_empty())
-        .map_or_else(
-            || format!("Suricata signature {}", a.signature_id.unwrap_or(0)),
-            str::to_owned,
-        );
+        .map_or_else(|| format!("Suricata signature {}", a.signature_id.unwrap_or(0)), str::to_owned);
     let mut alert = Alert::new(Format::Eve, "suricata", title, time, classify(category));
     alert.severity = match a.severity {
         Some(1) => Severity::High,
@@ -284,9 +252,7 @@ fn from_alert(a: &EveAlert<'_>, time: time::OffsetDateTime) -> Alert {
         None => Severity::Medium,
     };
     alert.rule = Some(Rule {
-        id: a
-            .signature_id
-            .map(|sid| format!("{}:{sid}", a.gid.unwrap_or(1))),
+        id: a.signature_id.map(|sid| format!("{}:{sid}", a.gid.unwrap_or(1))),
         name: a.signature.as_deref().map(str::to_owned),
         category: Some(category.to_owned()).filter(|c| !c.is_empty()),
     });
@@ -299,13 +265,8 @@ fn from_alert(a: &EveAlert<'_>, time: time::OffsetDateTime) -> Alert {
 fn from_anomaly(a: Option<&EveAnomaly<'_>>, time: time::OffsetDateTime) -> Alert {
     let kind = a.and_then(|a| a.kind.as_deref()).unwrap_or("unknown");
     let event = a.and_then(|a| a.event.as_deref()).unwrap_or("unknown");
-    let mut alert = Alert::new(
-        Format::Eve,
-        "suricata",
-        format!("Suricata {kind} anomaly: {event}"),
-        time,
-        rsit("undetermined"),
-    );
+    let mut alert =
+        Alert::new(Format::Eve, "suricata", format!("Suricata {kind} anomaly: {event}"), time, rsit("undetermined"));
     alert.severity = Severity::Low;
     alert.rule = Some(Rule {
         id: Some(format!("anomaly:{kind}:{event}")),
@@ -329,165 +290,45 @@ pub const CLASSTYPES: &[(&str, &str, &str)] = &[
     ("unknown", "Unknown Traffic", "undetermined"),
     ("bad-unknown", "Potentially Bad Traffic", "ids-alert"),
     ("attempted-recon", "Attempted Information Leak", "scanner"),
-    (
-        "successful-recon-limited",
-        "Information Leak",
-        "information-disclosure",
-    ),
-    (
-        "successful-recon-largescale",
-        "Large Scale Information Leak",
-        "data-leak",
-    ),
+    ("successful-recon-limited", "Information Leak", "information-disclosure"),
+    ("successful-recon-largescale", "Large Scale Information Leak", "data-leak"),
     ("attempted-dos", "Attempted Denial of Service", "dos"),
     ("successful-dos", "Denial of Service", "dos"),
     ("attempted-user", "Attempted User Privilege Gain", "exploit"),
-    (
-        "unsuccessful-user",
-        "Unsuccessful User Privilege Gain",
-        "exploit",
-    ),
-    (
-        "successful-user",
-        "Successful User Privilege Gain",
-        "unprivileged-account-compromise",
-    ),
-    (
-        "attempted-admin",
-        "Attempted Administrator Privilege Gain",
-        "exploit",
-    ),
-    (
-        "successful-admin",
-        "Successful Administrator Privilege Gain",
-        "privileged-account-compromise",
-    ),
+    ("unsuccessful-user", "Unsuccessful User Privilege Gain", "exploit"),
+    ("successful-user", "Successful User Privilege Gain", "unprivileged-account-compromise"),
+    ("attempted-admin", "Attempted Administrator Privilege Gain", "exploit"),
+    ("successful-admin", "Successful Administrator Privilege Gain", "privileged-account-compromise"),
     ("rpc-portmap-decode", "Decode of an RPC Query", "scanner"),
-    (
-        "shellcode-detect",
-        "Executable code was detected",
-        "exploit",
-    ),
-    (
-        "string-detect",
-        "A suspicious string was detected",
-        "ids-alert",
-    ),
-    (
-        "suspicious-filename-detect",
-        "A suspicious filename was detected",
-        "ids-alert",
-    ),
-    (
-        "suspicious-login",
-        "An attempted login using a suspicious username was detected",
-        "brute-force",
-    ),
-    (
-        "system-call-detect",
-        "A system call was detected",
-        "ids-alert",
-    ),
+    ("shellcode-detect", "Executable code was detected", "exploit"),
+    ("string-detect", "A suspicious string was detected", "ids-alert"),
+    ("suspicious-filename-detect", "A suspicious filename was detected", "ids-alert"),
+    ("suspicious-login", "An attempted login using a suspicious username was detected", "brute-force"),
+    ("system-call-detect", "A system call was detected", "ids-alert"),
     ("tcp-connection", "A TCP connection was detected", "other"),
-    (
-        "trojan-activity",
-        "A Network Trojan was detected",
-        "infected-system",
-    ),
-    (
-        "unusual-client-port-connection",
-        "A client was using an unusual port",
-        "ids-alert",
-    ),
+    ("trojan-activity", "A Network Trojan was detected", "infected-system"),
+    ("unusual-client-port-connection", "A client was using an unusual port", "ids-alert"),
     ("network-scan", "Detection of a Network Scan", "scanner"),
-    (
-        "denial-of-service",
-        "Detection of a Denial of Service Attack",
-        "dos",
-    ),
-    (
-        "non-standard-protocol",
-        "Detection of a non-standard protocol or event",
-        "ids-alert",
-    ),
-    (
-        "protocol-command-decode",
-        "Generic Protocol Command Decode",
-        "other",
-    ),
-    (
-        "web-application-activity",
-        "access to a potentially vulnerable web application",
-        "ids-alert",
-    ),
-    (
-        "web-application-attack",
-        "Web Application Attack",
-        "exploit",
-    ),
+    ("denial-of-service", "Detection of a Denial of Service Attack", "dos"),
+    ("non-standard-protocol", "Detection of a non-standard protocol or event", "ids-alert"),
+    ("protocol-command-decode", "Generic Protocol Command Decode", "other"),
+    ("web-application-activity", "access to a potentially vulnerable web application", "ids-alert"),
+    ("web-application-attack", "Web Application Attack", "exploit"),
     ("misc-activity", "Misc activity", "other"),
     ("misc-attack", "Misc Attack", "ids-alert"),
     ("icmp-event", "Generic ICMP event", "other"),
-    (
-        "inappropriate-content",
-        "Inappropriate Content was Detected",
-        "unauthorised-use-of-resources",
-    ),
-    (
-        "policy-violation",
-        "Potential Corporate Privacy Violation",
-        "unauthorised-use-of-resources",
-    ),
-    (
-        "default-login-attempt",
-        "Attempt to login by a default username and password",
-        "brute-force",
-    ),
-    (
-        "targeted-activity",
-        "Targeted Malicious Activity was Detected",
-        "exploit",
-    ),
-    (
-        "exploit-kit",
-        "Exploit Kit Activity Detected",
-        "malware-distribution",
-    ),
-    (
-        "external-ip-check",
-        "Device Retrieving External IP Address Detected",
-        "ids-alert",
-    ),
-    (
-        "domain-c2",
-        "Domain Observed Used for C2 Detected",
-        "infected-system",
-    ),
-    (
-        "pup-activity",
-        "Possibly Unwanted Program Detected",
-        "infected-system",
-    ),
-    (
-        "credential-theft",
-        "Successful Credential Theft Detected",
-        "unauthorised-information-access",
-    ),
-    (
-        "social-engineering",
-        "Possible Social Engineering Attempted",
-        "social-engineering",
-    ),
-    (
-        "coin-mining",
-        "Crypto Currency Mining Activity Detected",
-        "unauthorised-use-of-resources",
-    ),
-    (
-        "command-and-control",
-        "Malware Command and Control Activity Detected",
-        "infected-system",
-    ),
+    ("inappropriate-content", "Inappropriate Content was Detected", "unauthorised-use-of-resources"),
+    ("policy-violation", "Potential Corporate Privacy Violation", "unauthorised-use-of-resources"),
+    ("default-login-attempt", "Attempt to login by a default username and password", "brute-force"),
+    ("targeted-activity", "Targeted Malicious Activity was Detected", "exploit"),
+    ("exploit-kit", "Exploit Kit Activity Detected", "malware-distribution"),
+    ("external-ip-check", "Device Retrieving External IP Address Detected", "ids-alert"),
+    ("domain-c2", "Domain Observed Used for C2 Detected", "infected-system"),
+    ("pup-activity", "Possibly Unwanted Program Detected", "infected-system"),
+    ("credential-theft", "Successful Credential Theft Detected", "unauthorised-information-access"),
+    ("social-engineering", "Possible Social Engineering Attempted", "social-engineering"),
+    ("coin-mining", "Crypto Currency Mining Activity Detected", "unauthorised-use-of-resources"),
+    ("command-and-control", "Malware Command and Control Activity Detected", "infected-system"),
 ];
 
 /// Maps a Suricata classtype or its description to RSIT; unknown ones are
@@ -495,9 +336,7 @@ pub const CLASSTYPES: &[(&str, &str, &str)] = &[
 #[must_use]
 pub fn classify(category: &str) -> RsitType {
     let c = category.trim();
-    let hit = CLASSTYPES
-        .iter()
-        .find(|(name, desc, _)| name.eq_ignore_ascii_case(c) || desc.eq_ignore_ascii_case(c));
+    let hit = CLASSTYPES.iter().find(|(name, desc, _)| name.eq_ignore_ascii_case(c) || desc.eq_ignore_ascii_case(c));
     rsit(hit.map_or("ids-alert", |(_, _, t)| t))
 }
 
@@ -507,6 +346,7 @@ fn diagnose(s: &str, e: &serde_json::Error) -> Reject {
     }
     let de = &mut serde_json::Deserializer::from_str(s);
     match serde_path_to_error::deserialize::<_, Eve<'_>>(de) {
+        Err(pe) if pe.path().to_string() == "." => Reject::syntax("expected a JSON object"),
         Err(pe) => {
             let path = pe.path().to_string();
             let msg = pe.inner().to_string();
@@ -529,10 +369,7 @@ mod tests {
             assert_eq!(classify(name).as_str(), *t);
         }
         assert_eq!(classify("Attempted Information Leak").as_str(), "scanner");
-        assert_eq!(
-            classify("A Network Trojan was detected").as_str(),
-            "infected-system"
-        );
+        assert_eq!(classify("A Network Trojan was detected").as_str(), "infected-system");
         assert_eq!(classify("something new").as_str(), "ids-alert");
     }
 }

@@ -18,19 +18,14 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
     let level = r.u64("rule.level")?.unwrap_or(3);
     let groups = r.strings("rule.groups")?;
     let time = match r.text("timestamp")? {
-        Some(t) => timefmt::parse_iso(&t)
-            .ok_or_else(|| Reject::invalid("timestamp", format!("{t:?} is not ISO 8601")))?,
+        Some(t) => {
+            timefmt::parse_iso(&t).ok_or_else(|| Reject::invalid("timestamp", format!("{t:?} is not ISO 8601")))?
+        }
         None => options.received_at,
     };
-    let title = description
-        .as_deref()
-        .filter(|d| !d.is_empty())
-        .map_or_else(|| format!("Wazuh rule {rule_id}"), str::to_owned);
-    let texts: Vec<&str> = groups
-        .iter()
-        .map(AsRef::as_ref)
-        .chain([title.as_str()])
-        .collect();
+    let title =
+        description.as_deref().filter(|d| !d.is_empty()).map_or_else(|| format!("Wazuh rule {rule_id}"), str::to_owned);
+    let texts: Vec<&str> = groups.iter().map(AsRef::as_ref).chain([title.as_str()]).collect();
     let mut alert = Alert::new(
         Format::Wazuh,
         "wazuh",
@@ -53,9 +48,7 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
     alert.tags = groups.iter().map(|g| g.to_string()).collect();
     alert.source_ref = r.text("id")?.map(|s| s.into_owned());
     alert.host = r.text("agent.name")?.map(|s| s.into_owned());
-    alert.description = r
-        .text("full_log")?
-        .map(|s| clip(&s, options.max_field_len).to_owned());
+    alert.description = r.text("full_log")?.map(|s| clip(&s, options.max_field_len).to_owned());
     for t in r.strings("rule.mitre.id")? {
         alert.add_technique(&t, "rule.mitre.id");
     }
@@ -76,21 +69,9 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
         }
     }
     let others = [
-        (
-            "data.srcuser",
-            ObservableKind::UserAccount,
-            Some(Role::Source),
-        ),
-        (
-            "data.dstuser",
-            ObservableKind::UserAccount,
-            Some(Role::Destination),
-        ),
-        (
-            "data.win.eventdata.targetUserName",
-            ObservableKind::UserAccount,
-            Some(Role::Destination),
-        ),
+        ("data.srcuser", ObservableKind::UserAccount, Some(Role::Source)),
+        ("data.dstuser", ObservableKind::UserAccount, Some(Role::Destination)),
+        ("data.win.eventdata.targetUserName", ObservableKind::UserAccount, Some(Role::Destination)),
         ("data.win.eventdata.user", ObservableKind::UserAccount, None),
         ("data.url", ObservableKind::Url, None),
         ("data.win.eventdata.hashes", ObservableKind::Sha256, None),
@@ -121,9 +102,7 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
     if let Some(p) = r.text("syscheck.path")? {
         let name = p.rsplit(['/', '\\']).next().unwrap_or(&p);
         alert.observe(ObservableKind::FileName, name, None, "syscheck.path");
-        alert
-            .extra
-            .insert("syscheck.path".into(), p.as_ref().into());
+        alert.extra.insert("syscheck.path".into(), p.as_ref().into());
     }
     alert.network = Network {
         source_port: port(&r, "data.srcport")?,
@@ -144,8 +123,6 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
 fn port(r: &JsonRecord, path: &str) -> Result<Option<u16>, Reject> {
     match r.u64(path)? {
         None => Ok(None),
-        Some(p) => u16::try_from(p)
-            .map(Some)
-            .map_err(|_| Reject::invalid(path, format!("{p} is not a port"))),
+        Some(p) => u16::try_from(p).map(Some).map_err(|_| Reject::invalid(path, format!("{p} is not a port"))),
     }
 }
