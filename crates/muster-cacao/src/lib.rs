@@ -9,10 +9,12 @@
 //! touches no database; the server (or the CLI) supplies a `Host` that does.
 
 pub mod condition;
+pub mod engine;
 pub mod model;
 pub mod validate;
 pub mod vars;
 mod vocab;
 
+pub use engine::{Cancellation, Engine, EngineConfig, Host, RunOutcome, RunStatus};
 pub use model::Playbook;
 pub use validate::{Issue, Report, validate};

@@ -52,9 +52,8 @@ static NAME: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A reference in text: `__name__:value`. Dots are accepted inside names
 /// because real playbooks use them (SOARCA's `__should.execute.true__`).
-static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"__[a-zA-Z_][a-zA-Z0-9_.-]{0,199}?__:value").unwrap_or_else(|_| unreachable!())
-});
+static REFERENCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"__[a-zA-Z_][a-zA-Z0-9_.-]{0,199}?__:value").unwrap_or_else(|_| unreachable!()));
 
 /// Whether `name` is a well-formed variable name (`__name__`).
 #[must_use]
@@ -64,9 +63,7 @@ pub fn is_valid_name(name: &str) -> bool {
 
 /// Every variable name referenced as `__name__:value` in `text`, in order.
 pub fn references(text: &str) -> impl Iterator<Item = &str> {
-    REFERENCE
-        .find_iter(text)
-        .map(|m| &text[m.start()..m.end() - ":value".len()])
+    REFERENCE.find_iter(text).map(|m| &text[m.start()..m.end() - ":value".len()])
 }
 
 fn is_hex(s: &str) -> bool {
@@ -79,11 +76,7 @@ impl TypedValue {
     /// # Errors
     /// [`ValueError`] when the value does not fit the type.
     pub fn parse(kind: &VariableType, value: &Value) -> Result<Self, ValueError> {
-        let err = |reason| ValueError {
-            kind: kind.to_string(),
-            value: value.to_string(),
-            reason,
-        };
+        let err = |reason| ValueError { kind: kind.to_string(), value: value.to_string(), reason };
         let s = match value {
             Value::Null => return Ok(Self::Null),
             Value::Object(m) if *kind == VariableType::Dictionary => {
@@ -92,11 +85,7 @@ impl TypedValue {
             Value::String(s) => s.as_str(),
             _ => return Err(err("CACAO values are JSON strings (or null)")),
         };
-        Self::parse_str(kind, s).map_err(|reason| ValueError {
-            kind: kind.to_string(),
-            value: s.to_owned(),
-            reason,
-        })
+        Self::parse_str(kind, s).map_err(|reason| ValueError { kind: kind.to_string(), value: s.to_owned(), reason })
     }
 
     /// Checks a string value against `kind`.
@@ -121,12 +110,9 @@ impl TypedValue {
                 Self::Float(f)
             }
             T::Ipv4Addr => Self::Ipv4(parse_ip_or_cidr(s).ok_or("expected an IPv4 address")?),
-            T::Ipv6Addr => Self::Ipv6(
-                s.split('/')
-                    .next()
-                    .and_then(|a| a.parse().ok())
-                    .ok_or("expected an IPv6 address")?,
-            ),
+            T::Ipv6Addr => {
+                Self::Ipv6(s.split('/').next().and_then(|a| a.parse().ok()).ok_or("expected an IPv6 address")?)
+            }
             T::MacAddr => {
                 let parts: Vec<&str> = s.split([':', '-']).collect();
                 if parts.len() != 6 || !parts.iter().all(|p| p.len() == 2 && is_hex(p)) {
@@ -161,13 +147,8 @@ impl TypedValue {
             T::Uuid => Self::Uuid(uuid::Uuid::parse_str(s).map_err(|_| "expected a UUID")?),
             T::Uri => {
                 let (scheme, rest) = s.split_once(':').ok_or("expected scheme:rest")?;
-                let scheme_ok = scheme
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic())
-                    && scheme
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+                let scheme_ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
                 if !scheme_ok || rest.is_empty() || s.chars().any(char::is_whitespace) {
                     return Err("expected an absolute URI");
                 }
@@ -244,9 +225,7 @@ impl Scope {
     /// A scope holding the playbook variables.
     #[must_use]
     pub fn new(playbook: Variables) -> Self {
-        Self {
-            layers: vec![playbook],
-        }
+        Self { layers: vec![playbook] }
     }
 
     /// Opens an inner scope (a step's `step_variables`).
@@ -256,11 +235,7 @@ impl Scope {
 
     /// Closes the innermost scope and returns it.
     pub fn pop(&mut self) -> Option<Variables> {
-        if self.layers.len() > 1 {
-            self.layers.pop()
-        } else {
-            None
-        }
+        if self.layers.len() > 1 { self.layers.pop() } else { None }
     }
 
     /// The variable visible under `name` (inner scopes shadow outer ones).
@@ -312,9 +287,7 @@ impl Scope {
         let mut last = 0;
         for m in REFERENCE.find_iter(text) {
             let name = &text[m.start()..m.end() - ":value".len()];
-            let var = self
-                .get(name)
-                .ok_or_else(|| VarError::Undefined(name.to_owned()))?;
+            let var = self.get(name).ok_or_else(|| VarError::Undefined(name.to_owned()))?;
             out.push_str(&text[last..m.start()]);
             out.push_str(&text_of(var));
             last = m.end();
@@ -328,13 +301,8 @@ impl Scope {
     /// # Errors
     /// [`VarError::Undefined`] or [`VarError::Type`].
     pub fn typed(&self, name: &str) -> Result<TypedValue, VarError> {
-        let var = self
-            .get(name)
-            .ok_or_else(|| VarError::Undefined(name.to_owned()))?;
-        Ok(TypedValue::parse(
-            &var.kind,
-            var.value.as_ref().unwrap_or(&Value::Null),
-        )?)
+        let var = self.get(name).ok_or_else(|| VarError::Undefined(name.to_owned()))?;
+        Ok(TypedValue::parse(&var.kind, var.value.as_ref().unwrap_or(&Value::Null))?)
     }
 }
 
@@ -385,29 +353,17 @@ mod tests {
         let v = TypedValue::parse(&VariableType::Bool, &json!("false")).unwrap();
         assert_eq!(v, TypedValue::Bool(false));
         assert!(TypedValue::parse(&VariableType::Integer, &json!(7)).is_err());
-        assert_eq!(
-            TypedValue::parse(&VariableType::Ipv4Addr, &Value::Null).unwrap(),
-            TypedValue::Null
-        );
+        assert_eq!(TypedValue::parse(&VariableType::Ipv4Addr, &Value::Null).unwrap(), TypedValue::Null);
     }
 
     #[test]
     fn substitution_replaces_references_and_rejects_undefined_ones() {
         let mut vars = Variables::new();
-        vars.insert(
-            "__ip__".into(),
-            Variable::new(VariableType::Ipv4Addr, "192.0.2.7"),
-        );
+        vars.insert("__ip__".into(), Variable::new(VariableType::Ipv4Addr, "192.0.2.7"));
         let scope = Scope::new(vars);
-        assert_eq!(
-            scope.substitute("block __ip__:value now").unwrap(),
-            "block 192.0.2.7 now"
-        );
+        assert_eq!(scope.substitute("block __ip__:value now").unwrap(), "block 192.0.2.7 now");
         assert_eq!(scope.substitute("plain __ip__").unwrap(), "plain __ip__");
-        assert_eq!(
-            scope.substitute("x __nope__:value").unwrap_err(),
-            VarError::Undefined("__nope__".into())
-        );
+        assert_eq!(scope.substitute("x __nope__:value").unwrap_err(), VarError::Undefined("__nope__".into()));
     }
 
     #[test]
@@ -421,10 +377,7 @@ mod tests {
         local.insert("__a__".into(), c);
         scope.push(local);
         assert_eq!(scope.substitute("__a__:value").unwrap(), "l");
-        assert_eq!(
-            scope.assign("__a__", json!("x")),
-            Err(VarError::Constant("__a__".into()))
-        );
+        assert_eq!(scope.assign("__a__", json!("x")), Err(VarError::Constant("__a__".into())));
         scope.pop();
         assert_eq!(scope.substitute("__a__:value").unwrap(), "g");
         scope.assign("__a__", json!("h")).unwrap();
@@ -436,18 +389,14 @@ mod tests {
         let mut vars = Variables::new();
         vars.insert("__n__".into(), Variable::new(VariableType::Integer, "1"));
         let mut scope = Scope::new(vars);
-        assert!(matches!(
-            scope.assign("__n__", json!("one")),
-            Err(VarError::Type(_))
-        ));
+        assert!(matches!(scope.assign("__n__", json!("one")), Err(VarError::Type(_))));
         scope.assign("__n__", json!("2")).unwrap();
         assert_eq!(scope.typed("__n__").unwrap(), TypedValue::Integer(2));
     }
 
     #[test]
     fn references_finds_names_with_dots() {
-        let found: Vec<&str> =
-            references("__should.execute.true__:value = yes AND __b__:value").collect();
+        let found: Vec<&str> = references("__should.execute.true__:value = yes AND __b__:value").collect();
         assert_eq!(found, vec!["__should.execute.true__", "__b__"]);
     }
 }

@@ -23,20 +23,14 @@ const TABLE: &[(&str, Option<(&str, &str)>)] = &[
     ("manual-playbook.json", None),
     (
         "fin-playbook.json",
-        Some((
-            "/workflow/action--2fd6bca0-24ed-4d74-8eae-da126a84f7c4/agent",
-            "is not an identifier",
-        )),
+        Some(("/workflow/action--2fd6bca0-24ed-4d74-8eae-da126a84f7c4/agent", "is not an identifier")),
     ),
     ("playbook.json", None),
     ("parallels_playbook.json", None),
     ("integration-api-routes-playbook.json", None),
     (
         "invalid_playbook.json",
-        Some((
-            "/agent_definitions/http-api--7e9174ec-a293-43df-a72d-471c79e276bf/type",
-            "does not match",
-        )),
+        Some(("/agent_definitions/http-api--7e9174ec-a293-43df-a72d-471c79e276bf/type", "does not match")),
     ),
     (
         "missing_step_playbook.json",
@@ -47,10 +41,7 @@ const TABLE: &[(&str, Option<(&str, &str)>)] = &[
     ),
     (
         "infinite_playbook.json",
-        Some((
-            "/workflow/action--6b23c237-ade8-4d00-9aa1-75999738d557/on_completion",
-            "loop without a guard",
-        )),
+        Some(("/workflow/action--6b23c237-ade8-4d00-9aa1-75999738d557/on_completion", "loop without a guard")),
     ),
     (
         "invalid_email_playbook.json",
@@ -74,29 +65,16 @@ fn show(r: &Report) -> String {
 #[test]
 fn every_example_playbook_gets_the_verdict_the_readme_states() {
     let files = common::example_playbooks();
-    assert_eq!(
-        files.len(),
-        TABLE.len(),
-        "the table covers every example playbook"
-    );
+    assert_eq!(files.len(), TABLE.len(), "the table covers every example playbook");
     for path in files {
         let name = common::file_name(&path);
-        let (_, expected) = TABLE
-            .iter()
-            .find(|(n, _)| *n == name)
-            .unwrap_or_else(|| panic!("{name} is not in the table"));
+        let (_, expected) =
+            TABLE.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("{name} is not in the table"));
         let report = validate(&std::fs::read(&path).unwrap());
         match expected {
-            None => assert!(
-                report.is_valid(),
-                "{name} should be valid:{}",
-                show(&report)
-            ),
+            None => assert!(report.is_valid(), "{name} should be valid:{}", show(&report)),
             Some((at, msg)) => assert!(
-                report
-                    .errors
-                    .iter()
-                    .any(|e| e.path.starts_with(at) && e.message.contains(msg)),
+                report.errors.iter().any(|e| e.path.starts_with(at) && e.message.contains(msg)),
                 "{name} should fail at {at} with '{msg}', got:{}",
                 show(&report)
             ),
@@ -110,16 +88,8 @@ fn layout_extension_example_has_the_nine_errors_the_schema_finds() {
         .join("examples/oasis-tcs-cacao/layout-extension-playbook--aa1898b6-5251-49b4-aeb7-fd5e912583ff.json");
     let report = validate(&std::fs::read(path).unwrap());
     assert_eq!(report.errors.len(), 9, "{}", show(&report));
-    let agents = report
-        .errors
-        .iter()
-        .filter(|e| e.message.contains("requires an agent"))
-        .count();
-    let switch = report
-        .errors
-        .iter()
-        .filter(|e| e.message.contains("requires switch"))
-        .count();
+    let agents = report.errors.iter().filter(|e| e.message.contains("requires an agent")).count();
+    let switch = report.errors.iter().filter(|e| e.message.contains("requires switch")).count();
     assert_eq!((agents, switch), (4, 1));
 }
 
@@ -130,18 +100,8 @@ fn unresolved_agents_are_warnings_for_documents_and_errors_for_execution() {
     let json = std::fs::read(path).unwrap();
     let doc = validate(&json);
     assert!(doc.is_valid());
-    assert!(
-        doc.warnings
-            .iter()
-            .any(|w| w.message.contains("not in target_definitions"))
-    );
-    let run = validate_with(
-        &json,
-        &Options {
-            strictness: Strictness::Execution,
-            ..Options::default()
-        },
-    );
+    assert!(doc.warnings.iter().any(|w| w.message.contains("not in target_definitions")));
+    let run = validate_with(&json, &Options { strictness: Strictness::Execution, ..Options::default() });
     assert!(run.errors.iter().any(|e| e.path.contains("/targets/0")));
 }
 

@@ -16,8 +16,8 @@ fn every_example_playbook_round_trips_unchanged() {
         if !original["workflow"].is_object() {
             continue; // legacy array form, rejected by validation instead
         }
-        let pb: Playbook = serde_json::from_value(original.clone())
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let pb: Playbook =
+            serde_json::from_value(original.clone()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let back = serde_json::to_value(&pb).unwrap();
         assert_eq!(back, original, "{} changed on round trip", path.display());
         checked += 1;

@@ -17,10 +17,7 @@ struct LocalSchemas(PathBuf);
 
 impl Retrieve for LocalSchemas {
     fn retrieve(&self, uri: &Uri<&str>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        let rel = uri
-            .as_str()
-            .strip_prefix(BASE)
-            .ok_or_else(|| format!("no local copy of {}", uri.as_str()))?;
+        let rel = uri.as_str().strip_prefix(BASE).ok_or_else(|| format!("no local copy of {}", uri.as_str()))?;
         let rel = rel.split('#').next().unwrap_or(rel);
         Ok(serde_json::from_slice(&std::fs::read(self.0.join(rel))?)?)
     }
@@ -28,13 +25,8 @@ impl Retrieve for LocalSchemas {
 
 fn validator() -> Validator {
     let dir = common::cacao_data().join("schemas");
-    let schema: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("playbook.json")).unwrap()).unwrap();
-    jsonschema::options()
-        .with_draft(Draft::Draft7)
-        .with_retriever(LocalSchemas(dir))
-        .build(&schema)
-        .unwrap()
+    let schema: Value = serde_json::from_slice(&std::fs::read(dir.join("playbook.json")).unwrap()).unwrap();
+    jsonschema::options().with_draft(Draft::Draft7).with_retriever(LocalSchemas(dir)).build(&schema).unwrap()
 }
 
 fn schema_errors(v: &Validator, doc: &Value) -> usize {

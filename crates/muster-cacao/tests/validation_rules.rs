@@ -35,10 +35,7 @@ fn check(doc: &Value) -> muster_cacao::Report {
 
 fn has_error(doc: &Value, path: &str, msg: &str) -> bool {
     let r = check(doc);
-    let found = r
-        .errors
-        .iter()
-        .any(|e| e.path == path && e.message.contains(msg));
+    let found = r.errors.iter().any(|e| e.path == path && e.message.contains(msg));
     if !found {
         eprintln!("errors: {:#?}", r.errors);
     }
@@ -56,11 +53,7 @@ fn the_base_playbook_is_valid() {
 fn an_undefined_variable_is_located_in_the_command() {
     let mut d = base();
     d["workflow"][ACT]["commands"][0]["command"] = json!("block __nope__:value");
-    assert!(has_error(
-        &d,
-        &format!("/workflow/{ACT}/commands/0/command"),
-        "__nope__"
-    ));
+    assert!(has_error(&d, &format!("/workflow/{ACT}/commands/0/command"), "__nope__"));
 }
 
 #[test]
@@ -76,26 +69,15 @@ fn a_step_variable_is_visible_only_in_its_step() {
 fn a_value_that_does_not_fit_its_type_is_an_error() {
     let mut d = base();
     d["playbook_variables"]["__ip__"]["value"] = json!("999.1.1.1");
-    assert!(has_error(
-        &d,
-        "/playbook_variables/__ip__/value",
-        "ipv4-addr"
-    ));
+    assert!(has_error(&d, "/playbook_variables/__ip__/value", "ipv4-addr"));
 }
 
 #[test]
 fn a_dangling_on_success_is_an_error() {
     let mut d = base();
     d["workflow"][ACT]["on_success"] = json!("end--00000000-0000-4000-8000-0000000000ff");
-    d["workflow"][ACT]
-        .as_object_mut()
-        .unwrap()
-        .remove("on_completion");
-    assert!(has_error(
-        &d,
-        &format!("/workflow/{ACT}/on_success"),
-        "does not exist"
-    ));
+    d["workflow"][ACT].as_object_mut().unwrap().remove("on_completion");
+    assert!(has_error(&d, &format!("/workflow/{ACT}/on_success"), "does not exist"));
 }
 
 #[test]
@@ -107,18 +89,10 @@ fn a_loop_with_an_if_condition_is_guarded_but_a_plain_loop_is_not() {
         "on_true": ACT, "on_false": END, "on_completion": END});
     // on_true branch loops back to the action: guarded by the condition.
     let r = check(&d);
-    assert!(
-        !r.errors.iter().any(|e| e.message.contains("loop")),
-        "{:?}",
-        r.errors
-    );
+    assert!(!r.errors.iter().any(|e| e.message.contains("loop")), "{:?}", r.errors);
     let mut plain = base();
     plain["workflow"][ACT]["on_completion"] = json!(ACT);
-    assert!(has_error(
-        &plain,
-        &format!("/workflow/{ACT}/on_completion"),
-        "loop without a guard"
-    ));
+    assert!(has_error(&plain, &format!("/workflow/{ACT}/on_completion"), "loop without a guard"));
 }
 
 #[test]
@@ -127,21 +101,13 @@ fn every_parallel_branch_must_reach_an_end() {
     let stray = "action--00000000-0000-4000-8000-000000000007";
     let mut d = base();
     d["workflow"][START]["on_completion"] = json!(par);
-    d["workflow"][par] =
-        json!({"type": "parallel", "next_steps": [ACT, stray], "on_completion": END});
+    d["workflow"][par] = json!({"type": "parallel", "next_steps": [ACT, stray], "on_completion": END});
     d["workflow"][stray] = json!({"type": "action", "agent": AGENT,
         "commands": [{"type": "manual", "command": "x"}], "on_failure": END});
     let r = check(&d);
     assert!(r.is_valid(), "{:?}", r.errors);
-    d["workflow"][stray]
-        .as_object_mut()
-        .unwrap()
-        .remove("on_failure");
-    assert!(has_error(
-        &d,
-        &format!("/workflow/{par}/next_steps"),
-        "never reaches an end"
-    ));
+    d["workflow"][stray].as_object_mut().unwrap().remove("on_failure");
+    assert!(has_error(&d, &format!("/workflow/{par}/next_steps"), "never reaches an end"));
 }
 
 #[test]
@@ -151,11 +117,7 @@ fn a_condition_with_bad_syntax_is_located() {
     d["workflow"][START]["on_completion"] = json!(iff);
     d["workflow"][iff] = json!({"type": "if-condition", "condition": "__ip__:value = ",
         "on_true": ACT, "on_completion": END});
-    assert!(has_error(
-        &d,
-        &format!("/workflow/{iff}/condition"),
-        "syntax"
-    ));
+    assert!(has_error(&d, &format!("/workflow/{iff}/condition"), "syntax"));
 }
 
 #[test]
@@ -165,11 +127,7 @@ fn step_type_must_match_its_identifier() {
     d["workflow"].as_object_mut().unwrap().remove(END);
     let wrong = "action--00000000-0000-4000-8000-000000000003";
     d["workflow"][wrong] = step;
-    assert!(has_error(
-        &d,
-        &format!("/workflow/{wrong}/type"),
-        "cannot have the identifier"
-    ));
+    assert!(has_error(&d, &format!("/workflow/{wrong}/type"), "cannot have the identifier"));
 }
 
 #[test]
@@ -183,11 +141,7 @@ fn invalid_json_is_a_located_error() {
 fn ten_thousand_deep_nesting_is_refused_without_overflow() {
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let r = validate(deep.as_bytes());
-    assert!(
-        r.errors[0].message.contains("nesting deeper"),
-        "{:?}",
-        r.errors
-    );
+    assert!(r.errors[0].message.contains("nesting deeper"), "{:?}", r.errors);
     let mut d = base();
     let mut v = json!("x");
     for _ in 0..200 {
@@ -199,13 +153,7 @@ fn ten_thousand_deep_nesting_is_refused_without_overflow() {
 
 #[test]
 fn a_document_over_the_size_limit_is_refused() {
-    let options = Options {
-        limits: Limits {
-            max_bytes: 1000,
-            ..Limits::default()
-        },
-        ..Options::default()
-    };
+    let options = Options { limits: Limits { max_bytes: 1000, ..Limits::default() }, ..Options::default() };
     let mut d = base();
     d["description"] = json!("x".repeat(2000));
     let r = validate_with(&serde_json::to_vec(&d).unwrap(), &options);
@@ -214,19 +162,9 @@ fn a_document_over_the_size_limit_is_refused() {
 
 #[test]
 fn too_many_steps_are_refused() {
-    let options = Options {
-        limits: Limits {
-            max_steps: 3,
-            ..Limits::default()
-        },
-        ..Options::default()
-    };
+    let options = Options { limits: Limits { max_steps: 3, ..Limits::default() }, ..Options::default() };
     let mut d = base();
     d["workflow"]["end--00000000-0000-4000-8000-0000000000ee"] = json!({"type": "end"});
     let r = validate_with(&serde_json::to_vec(&d).unwrap(), &options);
-    assert!(
-        r.errors
-            .iter()
-            .any(|e| e.path == "/workflow" && e.message.contains("limit is 3"))
-    );
+    assert!(r.errors.iter().any(|e| e.path == "/workflow" && e.message.contains("limit is 3")));
 }

@@ -61,12 +61,7 @@ pub enum Condition {
     And(Box<Condition>, Box<Condition>),
     Or(Box<Condition>, Box<Condition>),
     Not(Box<Condition>),
-    Compare {
-        lhs: Operand,
-        negated: bool,
-        op: Op,
-        rhs: Operand,
-    },
+    Compare { lhs: Operand, negated: bool, op: Op, rhs: Operand },
     Truthy(Operand),
 }
 
@@ -87,10 +82,7 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ConditionError> {
     let b = src.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    let syntax = |pos, m: &str| ConditionError::Syntax {
-        pos,
-        message: m.to_owned(),
-    };
+    let syntax = |pos, m: &str| ConditionError::Syntax { pos, message: m.to_owned() };
     while i < b.len() {
         let c = b[i];
         let start = i;
@@ -181,10 +173,7 @@ impl Parser {
         self.toks.get(self.at).map_or(self.end, |(p, _)| *p)
     }
     fn err(&self, m: &str) -> ConditionError {
-        ConditionError::Syntax {
-            pos: self.pos(),
-            message: m.to_owned(),
-        }
+        ConditionError::Syntax { pos: self.pos(), message: m.to_owned() }
     }
     fn or(&mut self, depth: usize) -> Result<Condition, ConditionError> {
         let mut lhs = self.and(depth)?;
@@ -251,17 +240,8 @@ impl Parser {
             return Ok(Condition::Truthy(lhs));
         };
         self.at += 1;
-        let rhs = if op == Op::In {
-            self.set()?
-        } else {
-            self.operand()?
-        };
-        Ok(Condition::Compare {
-            lhs,
-            negated,
-            op,
-            rhs,
-        })
+        let rhs = if op == Op::In { self.set()? } else { self.operand()? };
+        Ok(Condition::Compare { lhs, negated, op, rhs })
     }
     fn set(&mut self) -> Result<Operand, ConditionError> {
         if self.peek() != Some(&Tok::Open) {
@@ -285,10 +265,7 @@ impl Parser {
             Some(Tok::Var(v)) => Operand::Var(v),
             Some(Tok::Str(s)) => Operand::Str(s),
             Some(Tok::Word(w)) => {
-                if ["AND", "OR", "NOT", "IN", "LIKE", "MATCHES"]
-                    .iter()
-                    .any(|k| w.eq_ignore_ascii_case(k))
-                {
+                if ["AND", "OR", "NOT", "IN", "LIKE", "MATCHES"].iter().any(|k| w.eq_ignore_ascii_case(k)) {
                     return Err(self.err(&format!("expected a value, found {w}")));
                 }
                 if w == "true" || w == "false" {
@@ -316,11 +293,7 @@ impl Condition {
             return Err(ConditionError::TooLong);
         }
         let toks = lex(src)?;
-        let mut p = Parser {
-            toks,
-            at: 0,
-            end: src.len(),
-        };
+        let mut p = Parser { toks, at: 0, end: src.len() };
         let c = p.or(0)?;
         if p.at != p.toks.len() {
             return Err(p.err("unexpected trailing input"));
@@ -362,21 +335,13 @@ impl Condition {
     /// # Errors
     /// An undefined variable, a bad regular expression, or an operator applied
     /// to values it cannot compare.
-    pub fn evaluate(
-        &self,
-        lookup: &dyn Fn(&str) -> Result<TypedValue, VarError>,
-    ) -> Result<bool, ConditionError> {
+    pub fn evaluate(&self, lookup: &dyn Fn(&str) -> Result<TypedValue, VarError>) -> Result<bool, ConditionError> {
         Ok(match self {
             Self::And(a, b) => a.evaluate(lookup)? && b.evaluate(lookup)?,
             Self::Or(a, b) => a.evaluate(lookup)? || b.evaluate(lookup)?,
             Self::Not(a) => !a.evaluate(lookup)?,
             Self::Truthy(o) => truthy(&resolve(o, lookup)?),
-            Self::Compare {
-                lhs,
-                negated,
-                op,
-                rhs,
-            } => {
+            Self::Compare { lhs, negated, op, rhs } => {
                 let l = resolve(lhs, lookup)?;
                 let r = resolve(rhs, lookup)?;
                 compare(&l, *op, &r)? != *negated
@@ -394,10 +359,7 @@ enum Val {
     Set(Vec<Val>),
 }
 
-fn resolve(
-    o: &Operand,
-    lookup: &dyn Fn(&str) -> Result<TypedValue, VarError>,
-) -> Result<Val, ConditionError> {
+fn resolve(o: &Operand, lookup: &dyn Fn(&str) -> Result<TypedValue, VarError>) -> Result<Val, ConditionError> {
     Ok(match o {
         Operand::Var(name) => match lookup(name)? {
             TypedValue::Null => Val::Null,
@@ -410,12 +372,7 @@ fn resolve(
         Operand::Str(s) => Val::Text(s.clone()),
         Operand::Num(n) => Val::Num(*n),
         Operand::Bool(b) => Val::Bool(*b),
-        Operand::Set(items) => Val::Set(
-            items
-                .iter()
-                .map(|i| resolve(i, lookup))
-                .collect::<Result<_, _>>()?,
-        ),
+        Operand::Set(items) => Val::Set(items.iter().map(|i| resolve(i, lookup)).collect::<Result<_, _>>()?),
     })
 }
 
@@ -466,19 +423,13 @@ fn cidr(s: &str) -> Option<(u32, u32)> {
         return None;
     }
     let ip: Ipv4Addr = a.parse().ok()?;
-    let mask = if bits == 0 {
-        0
-    } else {
-        u32::MAX << (32 - bits)
-    };
+    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
     Some((u32::from(ip) & mask, mask))
 }
 
 fn subset(inner: &Val, outer: &Val) -> Result<bool, ConditionError> {
     let (Some((ia, im)), Some((oa, om))) = (cidr(&text(inner)), cidr(&text(outer))) else {
-        return Err(ConditionError::Type(
-            "ISSUBSET/ISSUPERSET compare IPv4 addresses or CIDR ranges".into(),
-        ));
+        return Err(ConditionError::Type("ISSUBSET/ISSUPERSET compare IPv4 addresses or CIDR ranges".into()));
     };
     Ok(im >= om && (ia & om) == oa)
 }
@@ -489,9 +440,7 @@ fn compare(l: &Val, op: Op, r: &Val) -> Result<bool, ConditionError> {
         Op::Ne => !equal(l, r),
         Op::Lt | Op::Le | Op::Gt | Op::Ge => {
             let ord = match (number(l), number(r)) {
-                (Some(a), Some(b)) => a
-                    .partial_cmp(&b)
-                    .ok_or_else(|| ConditionError::Type("NaN".into()))?,
+                (Some(a), Some(b)) => a.partial_cmp(&b).ok_or_else(|| ConditionError::Type("NaN".into()))?,
                 _ => text(l).cmp(&text(r)),
             };
             match op {

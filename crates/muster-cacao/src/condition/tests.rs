@@ -41,12 +41,8 @@ fn boolean_connectives_and_precedence() {
     assert!(eval("__flag__:value"));
     assert!(!eval("__off__:value"));
     assert!(eval("NOT __off__:value"));
-    assert!(eval(
-        "__off__:value OR __flag__:value AND __count__:value = 5"
-    ));
-    assert!(!eval(
-        "(__off__:value OR __flag__:value) AND __count__:value = 6"
-    ));
+    assert!(eval("__off__:value OR __flag__:value AND __count__:value = 5"));
+    assert!(!eval("(__off__:value OR __flag__:value) AND __count__:value = 6"));
     assert!(eval("[__count__:value = 5] AND NOT [__name__:value = 'x']"));
 }
 
@@ -71,10 +67,7 @@ fn syntax_errors_are_located_and_undefined_variables_reported() {
     assert!(Condition::parse("__a__:value = 'open").is_err());
     let s = scope();
     let c = Condition::parse("__missing__:value = 1").unwrap();
-    assert!(matches!(
-        c.evaluate(&|n| s.typed(n)),
-        Err(ConditionError::Variable(VarError::Undefined(_)))
-    ));
+    assert!(matches!(c.evaluate(&|n| s.typed(n)), Err(ConditionError::Variable(VarError::Undefined(_)))));
     let deep = format!("{}1{}", "(".repeat(500), ")".repeat(500));
     assert!(Condition::parse(&deep).is_err());
 }

@@ -107,10 +107,6 @@ impl AuthenticationInfo {
     #[must_use]
     pub fn redacted(&self) -> Self {
         let hide = |v: &Option<String>| v.as_ref().map(|_| "[REDACTED]".to_owned());
-        Self {
-            password: hide(&self.password),
-            token: hide(&self.token),
-            ..self.clone()
-        }
+        Self { password: hide(&self.password), token: hide(&self.token), ..self.clone() }
     }
 }

@@ -55,9 +55,7 @@ impl DataMarking {
     #[must_use]
     pub fn tlp(&self) -> Option<muster_core::Tlp> {
         let level = self.tlpv2_level.as_deref()?;
-        muster_core::Tlp::parse(level)
-            .ok()
-            .filter(|t| t.as_str() == level)
+        muster_core::Tlp::parse(level).ok().filter(|t| t.as_str() == level)
     }
 }
 

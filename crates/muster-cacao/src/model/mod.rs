@@ -20,8 +20,8 @@ pub use marking::{DataMarking, DataMarkingType, ExtensionDefinition, Signature};
 pub use playbook::{Playbook, PlaybookProcessingSummary};
 pub use variable::{Variable, VariableType, Variables};
 pub use workflow::{
-    ActionStep, EndStep, IfConditionStep, ParallelStep, PlaybookActionStep, StartStep, StepCommon,
-    StepType, SwitchConditionStep, WhileConditionStep, WorkflowStep,
+    ActionStep, EndStep, IfConditionStep, ParallelStep, PlaybookActionStep, StartStep, StepCommon, StepType,
+    SwitchConditionStep, WhileConditionStep, WorkflowStep,
 };
 
 /// Unknown properties of an object, kept for the round trip.

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AgentTarget, AuthenticationInfo, DataMarking, ExtensionDefinition, Extensions,
-    ExternalReference, Extra, Signature, Variables, WorkflowStep,
+    AgentTarget, AuthenticationInfo, DataMarking, ExtensionDefinition, Extensions, ExternalReference, Extra, Signature,
+    Variables, WorkflowStep,
 };
 
 /// `playbook-processing-summary` (CACAO 10.14).
@@ -126,8 +126,6 @@ impl Playbook {
     /// The authentication information with this id.
     #[must_use]
     pub fn authentication_info(&self, id: &str) -> Option<&AuthenticationInfo> {
-        self.authentication_info_definitions
-            .as_ref()
-            .and_then(|m| m.get(id))
+        self.authentication_info_definitions.as_ref().and_then(|m| m.get(id))
     }
 }

@@ -183,10 +183,7 @@ impl StepType {
     /// Conditional steps choose a branch at run time; a loop through one is guarded.
     #[must_use]
     pub const fn is_conditional(self) -> bool {
-        matches!(
-            self,
-            Self::IfCondition | Self::WhileCondition | Self::SwitchCondition
-        )
+        matches!(self, Self::IfCondition | Self::WhileCondition | Self::SwitchCondition)
     }
 }
 
@@ -239,11 +236,7 @@ impl WorkflowStep {
     #[must_use]
     pub fn branches(&self) -> Vec<(&'static str, &str)> {
         match self {
-            Self::Parallel(s) => s
-                .next_steps
-                .iter()
-                .map(|n| ("next_steps", n.as_str()))
-                .collect(),
+            Self::Parallel(s) => s.next_steps.iter().map(|n| ("next_steps", n.as_str())).collect(),
             Self::IfCondition(s) => {
                 let mut v = vec![("on_true", s.on_true.as_str())];
                 if let Some(f) = &s.on_false {
@@ -262,11 +255,9 @@ impl WorkflowStep {
     pub fn successors(&self) -> Vec<(&'static str, &str)> {
         let c = self.common();
         let mut v = Vec::new();
-        for (prop, target) in [
-            ("on_completion", &c.on_completion),
-            ("on_success", &c.on_success),
-            ("on_failure", &c.on_failure),
-        ] {
+        for (prop, target) in
+            [("on_completion", &c.on_completion), ("on_success", &c.on_success), ("on_failure", &c.on_failure)]
+        {
             if let Some(t) = target {
                 v.push((prop, t.as_str()));
             }

@@ -27,9 +27,7 @@ fn reachable<'a>(wf: &'a Workflow, from: &'a str) -> BTreeSet<&'a str> {
 }
 
 fn reaches_end(wf: &Workflow, from: &str) -> bool {
-    reachable(wf, from)
-        .iter()
-        .any(|id| wf.get(*id).is_some_and(|s| s.step_type() == StepType::End))
+    reachable(wf, from).iter().any(|id| wf.get(*id).is_some_and(|s| s.step_type() == StepType::End))
 }
 
 pub(super) fn check(cx: &mut Checker<'_>) {
@@ -44,35 +42,25 @@ pub(super) fn check(cx: &mut Checker<'_>) {
     }
     match wf.get(&pb.workflow_start) {
         None => {
-            cx.error(
-                "/workflow_start",
-                format!("step {} does not exist in the workflow", pb.workflow_start),
-            );
+            cx.error("/workflow_start", format!("step {} does not exist in the workflow", pb.workflow_start));
             return;
         }
-        Some(s) if s.step_type() != StepType::Start => cx.warn(
-            "/workflow_start",
-            format!("{} should be a start step", pb.workflow_start),
-        ),
+        Some(s) if s.step_type() != StepType::Start => {
+            cx.warn("/workflow_start", format!("{} should be a start step", pb.workflow_start))
+        }
         Some(_) => {}
     }
     if let Some(exc) = &pb.workflow_exception
         && !wf.contains_key(exc)
     {
-        cx.warn(
-            "/workflow_exception",
-            format!("step {exc} does not exist; an exception will end the run as failed"),
-        );
+        cx.warn("/workflow_exception", format!("step {exc} does not exist; an exception will end the run as failed"));
     }
     let mut seen = reachable(wf, &pb.workflow_start);
     if let Some(exc) = &pb.workflow_exception {
         seen.extend(reachable(wf, exc));
     }
     if !reaches_end(wf, &pb.workflow_start) {
-        cx.error(
-            "/workflow_start",
-            "no end step can be reached from the start: the workflow can never finish",
-        );
+        cx.error("/workflow_start", "no end step can be reached from the start: the workflow can never finish");
     }
     for (id, step) in wf {
         let path = format!("/workflow/{}", seg(id));
@@ -82,19 +70,12 @@ pub(super) fn check(cx: &mut Checker<'_>) {
         }
         for (prop, head) in step.branches() {
             if wf.contains_key(head) && !reaches_end(wf, head) {
-                cx.error(
-                    format!("{path}/{prop}"),
-                    format!("the branch starting at {head} never reaches an end step"),
-                );
+                cx.error(format!("{path}/{prop}"), format!("the branch starting at {head} never reaches an end step"));
             }
         }
         let c = step.common();
-        if step.step_type() != StepType::End && c.on_completion.is_none() && c.on_success.is_none()
-        {
-            cx.warn(
-                &path,
-                "no on_completion or on_success: a successful run stops here without an end step",
-            );
+        if step.step_type() != StepType::End && c.on_completion.is_none() && c.on_success.is_none() {
+            cx.warn(&path, "no on_completion or on_success: a successful run stops here without an end step");
         }
     }
     unguarded_cycles(cx, wf);
@@ -107,12 +88,7 @@ fn unconditional(step: &WorkflowStep) -> Vec<&str> {
     if step.step_type().is_conditional() {
         return Vec::new();
     }
-    let mut out: Vec<&str> = step
-        .common()
-        .on_completion
-        .iter()
-        .map(String::as_str)
-        .collect();
+    let mut out: Vec<&str> = step.common().on_completion.iter().map(String::as_str).collect();
     if let WorkflowStep::Parallel(p) = step {
         out.extend(p.next_steps.iter().map(String::as_str));
     }
@@ -134,12 +110,7 @@ fn unguarded_cycles(cx: &mut Checker<'_>, wf: &Workflow) {
         .iter()
         .map(|id| {
             wf.get(*id)
-                .map(|s| {
-                    unconditional(s)
-                        .into_iter()
-                        .filter_map(|n| index.get(n).copied())
-                        .collect()
-                })
+                .map(|s| unconditional(s).into_iter().filter_map(|n| index.get(n).copied()).collect())
                 .unwrap_or_default()
         })
         .collect();
@@ -161,8 +132,7 @@ fn unguarded_cycles(cx: &mut Checker<'_>, wf: &Workflow) {
                     }
                     Mark::Active => {
                         let start = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
-                        let members: Vec<&str> =
-                            stack[start..].iter().map(|(n, _)| ids[*n]).collect();
+                        let members: Vec<&str> = stack[start..].iter().map(|(n, _)| ids[*n]).collect();
                         loops.push((ids[node], members));
                     }
                     Mark::Done => {}

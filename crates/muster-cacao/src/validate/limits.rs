@@ -8,11 +8,7 @@ pub(super) fn check(json: &[u8], limits: &Limits) -> Result<(), Issue> {
     if json.len() > limits.max_bytes {
         return Err(Issue {
             path: String::new(),
-            message: format!(
-                "document is {} bytes; the limit is {} bytes",
-                json.len(),
-                limits.max_bytes
-            ),
+            message: format!("document is {} bytes; the limit is {} bytes", json.len(), limits.max_bytes),
         });
     }
     let mut depth = 0usize;
@@ -36,10 +32,7 @@ pub(super) fn check(json: &[u8], limits: &Limits) -> Result<(), Issue> {
                 if depth > limits.max_depth {
                     return Err(Issue {
                         path: String::new(),
-                        message: format!(
-                            "JSON nesting deeper than {} levels (at byte {offset})",
-                            limits.max_depth
-                        ),
+                        message: format!("JSON nesting deeper than {} levels (at byte {offset})", limits.max_depth),
                     });
                 }
             }

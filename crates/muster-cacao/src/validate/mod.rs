@@ -33,11 +33,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_bytes: 16 * 1024 * 1024,
-            max_depth: 64,
-            max_steps: 10_000,
-        }
+        Self { max_bytes: 16 * 1024 * 1024, max_depth: 64, max_steps: 10_000 }
     }
 }
 
@@ -68,11 +64,7 @@ pub struct Issue {
 
 impl std::fmt::Display for Issue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let path = if self.path.is_empty() {
-            "/"
-        } else {
-            &self.path
-        };
+        let path = if self.path.is_empty() { "/" } else { &self.path };
         write!(f, "{path}: {}", self.message)
     }
 }
@@ -92,17 +84,11 @@ impl Report {
     }
 
     pub(crate) fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(Issue {
-            path: path.into(),
-            message: message.into(),
-        });
+        self.errors.push(Issue { path: path.into(), message: message.into() });
     }
 
     pub(crate) fn warning(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.warnings.push(Issue {
-            path: path.into(),
-            message: message.into(),
-        });
+        self.warnings.push(Issue { path: path.into(), message: message.into() });
     }
 }
 
@@ -148,11 +134,7 @@ pub fn parse(json: &[u8], options: &Options) -> Result<(Playbook, Report), Repor
         return Err(report);
     }
     let checked = check(&playbook, options);
-    if checked.is_valid() {
-        Ok((playbook, checked))
-    } else {
-        Err(checked)
-    }
+    if checked.is_valid() { Ok((playbook, checked)) } else { Err(checked) }
 }
 
 /// Checks an already-parsed playbook (for example one built in code before export).

@@ -9,8 +9,8 @@ use regex::Regex;
 
 use super::{Options, Report, Strictness, seg};
 use crate::model::{
-    AgentTarget, AgentTargetType, AuthenticationInfo, AuthenticationInfoType, DataMarkingType,
-    Playbook, Signature, Variables,
+    AgentTarget, AgentTargetType, AuthenticationInfo, AuthenticationInfoType, DataMarkingType, Playbook, Signature,
+    Variables,
 };
 use crate::vars::{TypedValue, is_valid_name};
 
@@ -70,11 +70,7 @@ pub(super) struct Checker<'a> {
 
 impl<'a> Checker<'a> {
     pub fn new(pb: &'a Playbook, options: &'a Options) -> Self {
-        Self {
-            pb,
-            options,
-            report: Report::default(),
-        }
+        Self { pb, options, report: Report::default() }
     }
 
     pub fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -96,10 +92,7 @@ impl<'a> Checker<'a> {
 
     pub fn identifier(&mut self, path: &str, value: &str, expected_prefix: Option<&str>) -> bool {
         if !is_identifier(value) {
-            self.error(
-                path,
-                format!("{value:?} is not an identifier of the form type--UUID"),
-            );
+            self.error(path, format!("{value:?} is not an identifier of the form type--UUID"));
             return false;
         }
         if let Some(p) = expected_prefix
@@ -113,10 +106,7 @@ impl<'a> Checker<'a> {
 
     pub fn timestamp(&mut self, path: &str, value: &str) {
         if !is_timestamp(value) {
-            self.error(
-                path,
-                format!("{value:?} is not a UTC RFC 3339 timestamp (yyyy-mm-ddThh:mm:ss[.s+]Z)"),
-            );
+            self.error(path, format!("{value:?} is not a UTC RFC 3339 timestamp (yyyy-mm-ddThh:mm:ss[.s+]Z)"));
         }
     }
 
@@ -138,34 +128,23 @@ impl<'a> Checker<'a> {
         {
             self.error("/modified", "must not be earlier than created");
         }
-        for (p, v) in [
-            ("/valid_from", &pb.valid_from),
-            ("/valid_until", &pb.valid_until),
-        ] {
+        for (p, v) in [("/valid_from", &pb.valid_from), ("/valid_until", &pb.valid_until)] {
             if let Some(v) = v {
                 self.timestamp(p, v);
             }
         }
-        if let (Some(f), Some(u)) = (
-            pb.valid_from.as_deref().and_then(parse_time),
-            pb.valid_until.as_deref().and_then(parse_time),
-        ) && u <= f
+        if let (Some(f), Some(u)) =
+            (pb.valid_from.as_deref().and_then(parse_time), pb.valid_until.as_deref().and_then(parse_time))
+            && u <= f
         {
             self.error("/valid_until", "must be later than valid_from");
         }
-        for (p, v) in [
-            ("/priority", pb.priority),
-            ("/severity", pb.severity),
-            ("/impact", pb.impact),
-        ] {
+        for (p, v) in [("/priority", pb.priority), ("/severity", pb.severity), ("/impact", pb.impact)] {
             if v.is_some_and(|v| v > 100) {
                 self.error(p, "must be between 0 and 100");
             }
         }
-        for (name, list) in [
-            ("derived_from", &pb.derived_from),
-            ("related_to", &pb.related_to),
-        ] {
+        for (name, list) in [("derived_from", &pb.derived_from), ("related_to", &pb.related_to)] {
             for (i, id) in list.iter().flatten().enumerate() {
                 self.identifier(&format!("/{name}/{i}"), id, None);
             }
@@ -173,25 +152,18 @@ impl<'a> Checker<'a> {
         for (i, id) in pb.markings.iter().flatten().enumerate() {
             let path = format!("/markings/{i}");
             if self.identifier(&path, id, None)
-                && !pb
-                    .data_marking_definitions
-                    .as_ref()
-                    .is_some_and(|d| d.contains_key(id))
+                && !pb.data_marking_definitions.as_ref().is_some_and(|d| d.contains_key(id))
             {
-                self.unresolved(
-                    path,
-                    format!("marking {id} is not in data_marking_definitions"),
-                );
+                self.unresolved(path, format!("marking {id} is not in data_marking_definitions"));
             }
         }
         if let Some(vars) = &pb.playbook_variables {
             self.variables("/playbook_variables", vars, true);
         }
         self.auth_infos();
-        for (prop, defs) in [
-            ("agent_definitions", &pb.agent_definitions),
-            ("target_definitions", &pb.target_definitions),
-        ] {
+        for (prop, defs) in
+            [("agent_definitions", &pb.agent_definitions), ("target_definitions", &pb.target_definitions)]
+        {
             for (id, at) in defs.iter().flatten() {
                 self.agent_target(&format!("/{prop}/{}", seg(id)), id, at);
             }
@@ -214,16 +186,10 @@ impl<'a> Checker<'a> {
         for (name, var) in vars {
             let p = format!("{path}/{}", seg(name));
             if !is_valid_name(name) {
-                self.warn(
-                    &p,
-                    "variable names should be __name__ with letters, digits, '_' or '-'",
-                );
+                self.warn(&p, "variable names should be __name__ with letters, digits, '_' or '-'");
             }
             if !var.kind.is_known() {
-                self.warn(
-                    format!("{p}/type"),
-                    format!("{} is not a CACAO variable type", var.kind),
-                );
+                self.warn(format!("{p}/type"), format!("{} is not a CACAO variable type", var.kind));
             }
             if let Some(value) = &var.value
                 && let Err(e) = TypedValue::parse(&var.kind, value)
@@ -231,10 +197,7 @@ impl<'a> Checker<'a> {
                 self.error(format!("{p}/value"), e.to_string());
             }
             if !playbook_scope && var.external == Some(true) {
-                self.warn(
-                    format!("{p}/external"),
-                    "external applies only to playbook variables",
-                );
+                self.warn(format!("{p}/external"), "external applies only to playbook variables");
             }
         }
     }
@@ -254,13 +217,7 @@ impl<'a> Checker<'a> {
         let p = prefix(id);
         let known = AuthenticationInfoType::from(p);
         if known.is_known() && known != auth.kind {
-            self.error(
-                format!("{path}/type"),
-                format!(
-                    "type {} does not match the identifier's type {p}",
-                    auth.kind
-                ),
-            );
+            self.error(format!("{path}/type"), format!("type {} does not match the identifier's type {p}", auth.kind));
         }
         if auth.kind == AuthenticationInfoType::Oauth2 {
             for (field, v) in [("oauth_header", &auth.oauth_header), ("token", &auth.token)] {
@@ -270,10 +227,7 @@ impl<'a> Checker<'a> {
             }
         }
         if auth.kms_key_identifier.is_some() && auth.kms != Some(true) {
-            self.error(
-                format!("{path}/kms"),
-                "kms must be true when kms_key_identifier is set",
-            );
+            self.error(format!("{path}/kms"), "kms must be true when kms_key_identifier is set");
         }
     }
 
@@ -294,16 +248,11 @@ impl<'a> Checker<'a> {
                 self.error(path, "agents and targets require a name");
             }
         } else if at.kind.as_str() != p {
-            self.warn(
-                format!("{path}/type"),
-                format!("type {} differs from the identifier's type {p}", at.kind),
-            );
+            self.warn(format!("{path}/type"), format!("type {} differs from the identifier's type {p}", at.kind));
         }
         use AgentTargetType as T;
         let needs = match at.kind {
-            T::HttpApi | T::Linux | T::NetAddress | T::Ssh => {
-                Some(("address", at.address.is_some()))
-            }
+            T::HttpApi | T::Linux | T::NetAddress | T::Ssh => Some(("address", at.address.is_some())),
             T::SecurityCategory => Some(("category", at.category.is_some())),
             T::Sector => Some(("sector", at.sector.is_some())),
             _ => None,
@@ -329,10 +278,7 @@ impl<'a> Checker<'a> {
         if let Some(auth) = &at.authentication_info {
             let ap = format!("{path}/authentication_info");
             if self.identifier(&ap, auth, None) && self.pb.authentication_info(auth).is_none() {
-                self.unresolved(
-                    ap,
-                    format!("{auth} is not in authentication_info_definitions"),
-                );
+                self.unresolved(ap, format!("{auth} is not in authentication_info_definitions"));
             }
         }
     }
@@ -353,10 +299,7 @@ impl<'a> Checker<'a> {
                     "l2mac" => TypedValue::parse_str(&"mac-addr".into(), text).is_ok(),
                     "url" | "dname" => v.is_string() && !text.is_empty(),
                     _ => {
-                        self.warn(
-                            &kp,
-                            "address kinds are dname, ipv4, ipv6, l2mac, vlan and url",
-                        );
+                        self.warn(&kp, "address kinds are dname, ipv4, ipv6, l2mac, vlan and url");
                         break;
                     }
                 };
@@ -380,10 +323,7 @@ impl<'a> Checker<'a> {
                 DataMarkingType::MarkingIep => "marking-iep",
             };
             if prefix(id) != expected {
-                self.error(
-                    format!("{path}/type"),
-                    format!("type {expected} does not match the identifier"),
-                );
+                self.error(format!("{path}/type"), format!("type {expected} does not match the identifier"));
             }
             if &m.id != id {
                 self.warn(format!("{path}/id"), "id differs from the dictionary key");
@@ -426,24 +366,13 @@ impl<'a> Checker<'a> {
         }
         self.identifier(&format!("{path}/id"), &s.id, None);
         self.identifier(&format!("{path}/related_to"), &s.related_to, None);
-        for (p, v) in [
-            ("created", &s.created),
-            ("modified", &s.modified),
-            ("related_version", &s.related_version),
-        ] {
+        for (p, v) in [("created", &s.created), ("modified", &s.modified), ("related_version", &s.related_version)] {
             self.timestamp(&format!("{path}/{p}"), v);
         }
-        let keys = [
-            s.public_key.is_some(),
-            s.public_cert_chain.is_some(),
-            s.cert_url.is_some(),
-            s.thumbprint.is_some(),
-        ];
+        let keys =
+            [s.public_key.is_some(), s.public_cert_chain.is_some(), s.cert_url.is_some(), s.thumbprint.is_some()];
         if keys.iter().filter(|k| **k).count() != 1 {
-            self.error(
-                path,
-                "exactly one of public_key, public_cert_chain, cert_url or thumbprint is required",
-            );
+            self.error(path, "exactly one of public_key, public_cert_chain, cert_url or thumbprint is required");
         }
         if s.value.is_empty() {
             self.error(format!("{path}/value"), "signature value is missing");

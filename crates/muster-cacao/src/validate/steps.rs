@@ -11,14 +11,7 @@ use crate::vars::references;
 pub(super) fn check(cx: &mut Checker<'_>) {
     let pb = cx.pb;
     if pb.workflow.len() > cx.options.limits.max_steps {
-        cx.error(
-            "/workflow",
-            format!(
-                "{} steps; the limit is {}",
-                pb.workflow.len(),
-                cx.options.limits.max_steps
-            ),
-        );
+        cx.error("/workflow", format!("{} steps; the limit is {}", pb.workflow.len(), cx.options.limits.max_steps));
         return;
     }
     for (id, step) in &pb.workflow {
@@ -30,11 +23,7 @@ pub(super) fn check(cx: &mut Checker<'_>) {
 /// Is `name` visible from a step with `local` variables?
 fn defined(cx: &Checker<'_>, local: Option<&Variables>, name: &str) -> bool {
     local.is_some_and(|l| l.contains_key(name))
-        || cx
-            .pb
-            .playbook_variables
-            .as_ref()
-            .is_some_and(|g| g.contains_key(name))
+        || cx.pb.playbook_variables.as_ref().is_some_and(|g| g.contains_key(name))
 }
 
 fn text_refs(cx: &mut Checker<'_>, path: &str, local: Option<&Variables>, text: &str) {
@@ -61,20 +50,14 @@ fn step_ref(cx: &mut Checker<'_>, path: &str, target: &str) {
         return;
     }
     if !cx.pb.workflow.contains_key(target) {
-        cx.error(
-            path,
-            format!("step {target} does not exist in the workflow"),
-        );
+        cx.error(path, format!("step {target} does not exist in the workflow"));
     }
 }
 
 fn step_checks(cx: &mut Checker<'_>, path: &str, id: &str, step: &WorkflowStep) {
     let ty = step.step_type();
     if cx.identifier(path, id, None) && prefix(id) != ty.as_str() {
-        cx.error(
-            format!("{path}/type"),
-            format!("a {} step cannot have the identifier {id}", ty.as_str()),
-        );
+        cx.error(format!("{path}/type"), format!("a {} step cannot have the identifier {id}", ty.as_str()));
     }
     let c = step.common();
     let local = c.step_variables.as_ref();
@@ -82,10 +65,7 @@ fn step_checks(cx: &mut Checker<'_>, path: &str, id: &str, step: &WorkflowStep) 
         cx.variables(&format!("{path}/step_variables"), vars, false);
     }
     if c.delay == Some(0) {
-        cx.error(
-            format!("{path}/delay"),
-            "delay must be at least 1 millisecond",
-        );
+        cx.error(format!("{path}/delay"), "delay must be at least 1 millisecond");
     }
     if let Some(owner) = &c.owner {
         cx.identifier(&format!("{path}/owner"), owner, None);
@@ -101,21 +81,13 @@ fn step_checks(cx: &mut Checker<'_>, path: &str, id: &str, step: &WorkflowStep) 
         StepType::Start if c.on_success.is_some() || c.on_failure.is_some() => {
             cx.error(path, "a start step must not use on_success or on_failure");
         }
-        StepType::End
-            if c.on_completion.is_some() || c.on_success.is_some() || c.on_failure.is_some() =>
-        {
-            cx.error(
-                path,
-                "an end step must not use on_completion, on_success or on_failure",
-            );
+        StepType::End if c.on_completion.is_some() || c.on_success.is_some() || c.on_failure.is_some() => {
+            cx.error(path, "an end step must not use on_completion, on_success or on_failure");
         }
         _ => {}
     }
     if c.on_completion.is_some() && (c.on_success.is_some() || c.on_failure.is_some()) {
-        cx.warn(
-            path,
-            "on_completion together with on_success/on_failure: the outcome-specific one wins",
-        );
+        cx.warn(path, "on_completion together with on_success/on_failure: the outcome-specific one wins");
     }
     match step {
         WorkflowStep::Action(a) => {
@@ -130,11 +102,7 @@ fn step_checks(cx: &mut Checker<'_>, path: &str, id: &str, step: &WorkflowStep) 
                 Some(agent) => {
                     let p = format!("{path}/agent");
                     if cx.identifier(&p, agent, None)
-                        && !cx
-                            .pb
-                            .agent_definitions
-                            .as_ref()
-                            .is_some_and(|d| d.contains_key(agent))
+                        && !cx.pb.agent_definitions.as_ref().is_some_and(|d| d.contains_key(agent))
                     {
                         cx.unresolved(p, format!("agent {agent} is not in agent_definitions"));
                     }
@@ -142,13 +110,7 @@ fn step_checks(cx: &mut Checker<'_>, path: &str, id: &str, step: &WorkflowStep) 
             }
             for (i, t) in a.targets.iter().flatten().enumerate() {
                 let p = format!("{path}/targets/{i}");
-                if cx.identifier(&p, t, None)
-                    && !cx
-                        .pb
-                        .target_definitions
-                        .as_ref()
-                        .is_some_and(|d| d.contains_key(t))
-                {
+                if cx.identifier(&p, t, None) && !cx.pb.target_definitions.as_ref().is_some_and(|d| d.contains_key(t)) {
                     cx.unresolved(p, format!("target {t} is not in target_definitions"));
                 }
             }
@@ -156,11 +118,7 @@ fn step_checks(cx: &mut Checker<'_>, path: &str, id: &str, step: &WorkflowStep) 
             args(cx, &format!("{path}/out_args"), local, a.out_args.as_ref());
         }
         WorkflowStep::PlaybookAction(a) => {
-            cx.identifier(
-                &format!("{path}/playbook_id"),
-                &a.playbook_id,
-                Some("playbook"),
-            );
+            cx.identifier(&format!("{path}/playbook_id"), &a.playbook_id, Some("playbook"));
             if let Some(v) = &a.playbook_version {
                 cx.timestamp(&format!("{path}/playbook_version"), v);
             }
@@ -169,10 +127,7 @@ fn step_checks(cx: &mut Checker<'_>, path: &str, id: &str, step: &WorkflowStep) 
         }
         WorkflowStep::Parallel(p) => {
             if p.next_steps.len() < 2 {
-                cx.error(
-                    format!("{path}/next_steps"),
-                    "a parallel step needs at least two next_steps",
-                );
+                cx.error(format!("{path}/next_steps"), "a parallel step needs at least two next_steps");
             }
             for (i, n) in p.next_steps.iter().enumerate() {
                 step_ref(cx, &format!("{path}/next_steps/{i}"), n);
@@ -232,14 +187,9 @@ fn command(cx: &mut Checker<'_>, path: &str, local: Option<&Variables>, cmd: &Co
     if let Some(msg) = requirement {
         cx.error(path, msg);
     }
-    for (prop, v) in [
-        ("command_b64", &cmd.command_b64),
-        ("content_b64", &cmd.content_b64),
-    ] {
+    for (prop, v) in [("command_b64", &cmd.command_b64), ("content_b64", &cmd.content_b64)] {
         if let Some(v) = v
-            && base64::engine::general_purpose::STANDARD
-                .decode(v.trim())
-                .is_err()
+            && base64::engine::general_purpose::STANDARD.decode(v.trim()).is_err()
         {
             cx.error(format!("{path}/{prop}"), "not valid base64");
         }

@@ -5,10 +5,7 @@ use std::path::PathBuf;
 
 /// `shared/data/cacao`, read in place (never copied into the repository).
 pub fn cacao_data() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/cacao"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/cacao"))
 }
 
 /// Every example JSON file (playbooks and common objects), sorted.
