@@ -11,6 +11,7 @@
 pub mod condition;
 pub mod engine;
 pub mod model;
+pub mod signature;
 pub mod validate;
 pub mod vars;
 mod vocab;
