@@ -67,15 +67,15 @@ pub fn merge_batch(window: Duration, alerts: Vec<Alert>) -> (Vec<Alert>, Vec<usi
     let mut latest: HashMap<Fingerprint, usize> = HashMap::new();
     let mut placed = Vec::with_capacity(alerts.len());
     for a in alerts {
-        if let Some(&i) = latest.get(&a.fingerprint) {
-            if let Decision::Duplicate(s) = decide(window, Some(&Seen::of(&out[i])), &a) {
-                let m = &mut out[i];
-                m.first_seen = s.first_seen;
-                m.last_seen = s.last_seen;
-                m.count = s.count;
-                placed.push(i);
-                continue;
-            }
+        if let Some(&i) = latest.get(&a.fingerprint)
+            && let Decision::Duplicate(s) = decide(window, Some(&Seen::of(&out[i])), &a)
+        {
+            let m = &mut out[i];
+            m.first_seen = s.first_seen;
+            m.last_seen = s.last_seen;
+            m.count = s.count;
+            placed.push(i);
+            continue;
         }
         latest.insert(a.fingerprint, out.len());
         placed.push(out.len());

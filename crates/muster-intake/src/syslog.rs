@@ -43,10 +43,10 @@ pub fn parse(line: &str, default_year: i32) -> SyslogMessage<'_> {
         header.severity = Some(pri % 8);
         rest = after;
     }
-    if let Some(after) = rest.strip_prefix("1 ") {
-        if let Some(msg) = parse_5424(after, &mut header) {
-            return SyslogMessage { header, msg };
-        }
+    if let Some(after) = rest.strip_prefix("1 ")
+        && let Some(msg) = parse_5424(after, &mut header)
+    {
+        return SyslogMessage { header, msg };
     }
     let msg = parse_3164(rest, &mut header, default_year);
     SyslogMessage { header, msg }
@@ -120,11 +120,11 @@ fn parse_3164<'a>(s: &'a str, h: &mut SyslogHeader<'a>, year: i32) -> &'a str {
     if let Some(ts) = s.get(..15).and_then(|t| timefmt::parse_bsd(t, year)) {
         h.timestamp = Some(ts);
         rest = s[15..].trim_start();
-    } else if let Some((first, after)) = s.split_once(' ') {
-        if let Some(ts) = timefmt::parse_iso(first) {
-            h.timestamp = Some(ts);
-            rest = after.trim_start();
-        }
+    } else if let Some((first, after)) = s.split_once(' ')
+        && let Some(ts) = timefmt::parse_iso(first)
+    {
+        h.timestamp = Some(ts);
+        rest = after.trim_start();
     }
     if h.timestamp.is_none() {
         return s;
@@ -138,11 +138,11 @@ fn parse_3164<'a>(s: &'a str, h: &mut SyslogHeader<'a>, year: i32) -> &'a str {
         return after;
     }
     h.hostname = Some(word);
-    if let Some((tag, msg)) = after.split_once(' ') {
-        if is_tag(tag) {
-            set_tag(h, tag);
-            return msg;
-        }
+    if let Some((tag, msg)) = after.split_once(' ')
+        && is_tag(tag)
+    {
+        set_tag(h, tag);
+        return msg;
     }
     after
 }

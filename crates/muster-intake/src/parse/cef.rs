@@ -47,10 +47,10 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
     });
     let pairs = parse_extension(extension, options.max_field_len);
     let time = kv::apply(&mut alert, &pairs, options.year());
-    if let Some(cat) = alert.extra.remove("cat") {
-        if let Some(r) = alert.rule.as_mut() {
-            r.category = cat.as_str().map(str::to_owned);
-        }
+    if let Some(cat) = alert.extra.remove("cat")
+        && let Some(r) = alert.rule.as_mut()
+    {
+        r.category = cat.as_str().map(str::to_owned);
     }
     alert.extra.insert("device.version".into(), dev_version.trim().into());
     if alert.host.is_none() {

@@ -24,10 +24,10 @@ fn lookup_in<'a>(obj: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     let mut split = path.match_indices('.');
     loop {
         let (i, _) = split.next()?;
-        if let Some(Value::Object(inner)) = obj.get(&path[..i]) {
-            if let Some(v) = lookup_in(inner, &path[i + 1..]) {
-                return Some(v);
-            }
+        if let Some(Value::Object(inner)) = obj.get(&path[..i])
+            && let Some(v) = lookup_in(inner, &path[i + 1..])
+        {
+            return Some(v);
         }
     }
 }

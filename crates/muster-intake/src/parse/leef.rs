@@ -84,10 +84,10 @@ fn leef2_delimiter(rest: &str) -> (char, &str) {
             .or_else(|| f.strip_prefix("0X"))
             .or_else(|| f.strip_prefix('x'))
             .or_else(|| f.strip_prefix('X'));
-        if let Some(h) = hex.filter(|h| (2..=4).contains(&h.len())) {
-            if let Some(c) = u32::from_str_radix(h, 16).ok().and_then(char::from_u32) {
-                return (c, after);
-            }
+        if let Some(h) = hex.filter(|h| (2..=4).contains(&h.len()))
+            && let Some(c) = u32::from_str_radix(h, 16).ok().and_then(char::from_u32)
+        {
+            return (c, after);
         }
         let mut chars = field.chars();
         if let (Some(c), None) = (chars.next(), chars.next()) {
