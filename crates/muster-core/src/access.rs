@@ -40,13 +40,7 @@ impl Viewer {
     /// A viewer with no circle memberships and no client relations.
     #[must_use]
     pub fn plain(user: UserId, org: OrgId, role: Role) -> Self {
-        Self {
-            user,
-            org,
-            role,
-            circles: BTreeSet::new(),
-            client_of: BTreeSet::new(),
-        }
+        Self { user, org, role, circles: BTreeSet::new(), client_of: BTreeSet::new() }
     }
 }
 
@@ -67,13 +61,7 @@ impl<'a> Marking<'a> {
     /// An object with no explicit shares.
     #[must_use]
     pub const fn owned(owner_org: OrgId, tlp: Tlp) -> Self {
-        Self {
-            owner_org,
-            tlp,
-            shared_orgs: &[],
-            shared_circles: &[],
-            named_users: &[],
-        }
+        Self { owner_org, tlp, shared_orgs: &[], shared_circles: &[], named_users: &[] }
     }
 }
 
@@ -103,35 +91,18 @@ pub fn decide(viewer: &Viewer, object: &Marking<'_>) -> Visibility {
             named
                 || own
                 || recipient
-                || object
-                    .shared_circles
-                    .iter()
-                    .any(|c| viewer.circles.contains(c))
-                || object
-                    .shared_orgs
-                    .iter()
-                    .any(|o| viewer.client_of.contains(o))
+                || object.shared_circles.iter().any(|c| viewer.circles.contains(c))
+                || object.shared_orgs.iter().any(|o| viewer.client_of.contains(o))
         }
         Tlp::AmberStrict => named || own || recipient,
         Tlp::Red => named,
     };
-    if visible {
-        Visibility::Visible
-    } else {
-        Visibility::Hidden
-    }
+    if visible { Visibility::Visible } else { Visibility::Hidden }
 }
 
 /// Keeps only the items `viewer` may see.
-pub fn filter_visible<T>(
-    viewer: &Viewer,
-    items: Vec<T>,
-    marking: impl Fn(&T) -> Marking<'_>,
-) -> Vec<T> {
-    items
-        .into_iter()
-        .filter(|it| decide(viewer, &marking(it)).is_visible())
-        .collect()
+pub fn filter_visible<T>(viewer: &Viewer, items: Vec<T>, marking: impl Fn(&T) -> Marking<'_>) -> Vec<T> {
+    items.into_iter().filter(|it| decide(viewer, &marking(it)).is_visible()).collect()
 }
 
 #[cfg(test)]
@@ -141,11 +112,7 @@ mod tests {
     use super::*;
 
     fn ids<T: Copy>(pool: &[T], mask: u8) -> Vec<T> {
-        pool.iter()
-            .enumerate()
-            .filter(|(i, _)| mask & (1 << i) != 0)
-            .map(|(_, x)| *x)
-            .collect()
+        pool.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, x)| *x).collect()
     }
 
     fn tlp() -> impl Strategy<Value = Tlp> {
@@ -279,10 +246,7 @@ mod tests {
         let mut in_circle = Viewer::plain(UserId::new(), OrgId::new(), Role::Analyst);
         in_circle.circles.insert(circle);
         assert!(decide(&in_circle, &m).is_visible());
-        let strict = Marking {
-            tlp: Tlp::AmberStrict,
-            ..m
-        };
+        let strict = Marking { tlp: Tlp::AmberStrict, ..m };
         assert!(!decide(&v, &strict).is_visible());
         assert!(!decide(&in_circle, &strict).is_visible());
     }

@@ -98,11 +98,7 @@ mod tests {
 
     #[test]
     fn bad_id_names_the_kind() {
-        let err = "org--nope"
-            .parse::<OrgId>()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = "org--nope".parse::<OrgId>().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("organisation"), "{err}");
     }
 }

@@ -20,20 +20,8 @@ pub enum Tlp {
 }
 
 impl Tlp {
-    pub const ALL: &'static [Tlp] = &[
-        Tlp::Clear,
-        Tlp::Green,
-        Tlp::Amber,
-        Tlp::AmberStrict,
-        Tlp::Red,
-    ];
-    pub const NAMES: &'static [&'static str] = &[
-        "TLP:CLEAR",
-        "TLP:GREEN",
-        "TLP:AMBER",
-        "TLP:AMBER+STRICT",
-        "TLP:RED",
-    ];
+    pub const ALL: &'static [Tlp] = &[Tlp::Clear, Tlp::Green, Tlp::Amber, Tlp::AmberStrict, Tlp::Red];
+    pub const NAMES: &'static [&'static str] = &["TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED"];
 
     /// Canonical TLP 2.0 spelling.
     #[must_use]
@@ -53,11 +41,7 @@ impl Tlp {
     /// [`UnknownValue`] when the text names no TLP level.
     pub fn parse(s: &str) -> Result<Self, UnknownValue> {
         let t = s.trim();
-        let bare = if t.len() >= 4 && t[..4].eq_ignore_ascii_case("tlp:") {
-            &t[4..]
-        } else {
-            t
-        };
+        let bare = if t.len() >= 4 && t[..4].eq_ignore_ascii_case("tlp:") { &t[4..] } else { t };
         let level = match bare.to_ascii_lowercase().as_str() {
             "clear" | "white" => Tlp::Clear,
             "green" => Tlp::Green,
@@ -65,11 +49,7 @@ impl Tlp {
             "amber+strict" => Tlp::AmberStrict,
             "red" => Tlp::Red,
             _ => {
-                return Err(UnknownValue {
-                    vocabulary: "TLP",
-                    value: s.to_owned(),
-                    expected: Self::NAMES,
-                });
+                return Err(UnknownValue { vocabulary: "TLP", value: s.to_owned(), expected: Self::NAMES });
             }
         };
         Ok(level)
@@ -206,14 +186,8 @@ mod tests {
 
     #[test]
     fn unknown_tlp_names_the_accepted_values() {
-        let err = Tlp::parse("TLP:PURPLE")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            err.contains("TLP:AMBER+STRICT") && err.contains("PURPLE"),
-            "{err}"
-        );
+        let err = Tlp::parse("TLP:PURPLE").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("TLP:AMBER+STRICT") && err.contains("PURPLE"), "{err}");
     }
 
     #[test]
@@ -231,10 +205,7 @@ mod tests {
         let iep: Iep = serde_json::from_str(ok).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(iep.tlp, Tlp::Amber);
         let bad = ok.replace("\"must-not\"}", "\"perhaps\"}");
-        let err = serde_json::from_str::<Iep>(&bad)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = serde_json::from_str::<Iep>(&bad).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("perhaps"), "{err}");
     }
 }

@@ -166,6 +166,8 @@ pub struct User {
     pub org: OrgId,
     pub role: Role,
     pub disabled: bool,
+    /// Set for a one-time password: the user must choose a new one at next login.
+    pub must_change_password: bool,
     pub created_at: time::OffsetDateTime,
 }
 
@@ -188,13 +190,8 @@ pub struct TrustCircle {
 /// A message saying what is wrong.
 pub fn validate_handle(field: &str, s: &str) -> Result<(), String> {
     let ok_len = (2..=64).contains(&s.len());
-    let ok_chars = s
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    let ok_start = s
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    let ok_start = s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     if ok_len && ok_chars && ok_start {
         Ok(())
     } else {
@@ -210,10 +207,7 @@ mod tests {
 
     #[test]
     fn countries_parse_case_insensitively_and_reject_unknown() {
-        assert_eq!(
-            Country::parse("de").map(|c| c.to_string()),
-            Ok("DE".to_owned())
-        );
+        assert_eq!(Country::parse("de").map(|c| c.to_string()), Ok("DE".to_owned()));
         assert!(Country::parse("EU").is_ok());
         assert!(Country::parse("XX").is_err());
         assert!(Country::parse("DEU").is_err());

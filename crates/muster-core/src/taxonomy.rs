@@ -24,27 +24,10 @@ vocabulary! {
 
 /// The RSIT v1003 types of each class, spelled as the taxonomy spells them.
 const RSIT_TYPES: &[(RsitClass, &[&str])] = &[
-    (
-        RsitClass::AbusiveContent,
-        &["spam", "harmful-speech", "violence"],
-    ),
-    (
-        RsitClass::MaliciousCode,
-        &[
-            "infected-system",
-            "c2-server",
-            "malware-distribution",
-            "malware-configuration",
-        ],
-    ),
-    (
-        RsitClass::InformationGathering,
-        &["scanner", "sniffing", "social-engineering"],
-    ),
-    (
-        RsitClass::IntrusionAttempts,
-        &["ids-alert", "brute-force", "exploit"],
-    ),
+    (RsitClass::AbusiveContent, &["spam", "harmful-speech", "violence"]),
+    (RsitClass::MaliciousCode, &["infected-system", "c2-server", "malware-distribution", "malware-configuration"]),
+    (RsitClass::InformationGathering, &["scanner", "sniffing", "social-engineering"]),
+    (RsitClass::IntrusionAttempts, &["ids-alert", "brute-force", "exploit"]),
     (
         RsitClass::Intrusions,
         &[
@@ -55,28 +38,12 @@ const RSIT_TYPES: &[(RsitClass, &[&str])] = &[
             "burglary",
         ],
     ),
-    (
-        RsitClass::Availability,
-        &["dos", "ddos", "misconfiguration", "sabotage", "outage"],
-    ),
+    (RsitClass::Availability, &["dos", "ddos", "misconfiguration", "sabotage", "outage"]),
     (
         RsitClass::InformationContentSecurity,
-        &[
-            "unauthorised-information-access",
-            "unauthorised-information-modification",
-            "data-loss",
-            "data-leak",
-        ],
+        &["unauthorised-information-access", "unauthorised-information-modification", "data-loss", "data-leak"],
     ),
-    (
-        RsitClass::Fraud,
-        &[
-            "unauthorised-use-of-resources",
-            "copyright",
-            "masquerade",
-            "phishing",
-        ],
-    ),
+    (RsitClass::Fraud, &["unauthorised-use-of-resources", "copyright", "masquerade", "phishing"]),
     (
         RsitClass::Vulnerable,
         &[
@@ -95,10 +62,7 @@ impl RsitClass {
     /// The types of this class.
     #[must_use]
     pub fn types(self) -> &'static [&'static str] {
-        RSIT_TYPES
-            .iter()
-            .find(|(c, _)| *c == self)
-            .map_or(&[], |(_, t)| t)
+        RSIT_TYPES.iter().find(|(c, _)| *c == self).map_or(&[], |(_, t)| t)
     }
 }
 
@@ -118,17 +82,10 @@ impl RsitType {
     pub fn parse(s: &str) -> Result<Self, UnknownValue> {
         for (class, types) in RSIT_TYPES {
             if let Some(name) = types.iter().find(|t| t.eq_ignore_ascii_case(s.trim())) {
-                return Ok(Self {
-                    class: *class,
-                    name,
-                });
+                return Ok(Self { class: *class, name });
             }
         }
-        Err(UnknownValue {
-            vocabulary: "RSIT type",
-            value: s.to_owned(),
-            expected: &["see RSIT v1003"],
-        })
+        Err(UnknownValue { vocabulary: "RSIT type", value: s.to_owned(), expected: &["see RSIT v1003"] })
     }
 
     /// The class this type belongs to.
@@ -145,12 +102,7 @@ impl RsitType {
 
     /// Every type of every class.
     pub fn all() -> impl Iterator<Item = RsitType> {
-        RSIT_TYPES.iter().flat_map(|(class, types)| {
-            types.iter().map(|name| RsitType {
-                class: *class,
-                name,
-            })
-        })
+        RSIT_TYPES.iter().flat_map(|(class, types)| types.iter().map(|name| RsitType { class: *class, name }))
     }
 }
 
@@ -223,29 +175,17 @@ mod tests {
     /// The MISP `rsit` machinetag taxonomy in `shared/data` is the oracle.
     #[test]
     fn rsit_matches_the_misp_taxonomy_v1003() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/taxonomies/rsit/machinetag.json"
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/taxonomies/rsit/machinetag.json");
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(doc["version"], 1003);
-        let classes: Vec<&str> = doc["predicates"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p["value"].as_str())
-            .collect();
+        let classes: Vec<&str> =
+            doc["predicates"].as_array().into_iter().flatten().filter_map(|p| p["value"].as_str()).collect();
         assert_eq!(classes, RsitClass::NAMES);
         for v in doc["values"].as_array().into_iter().flatten() {
-            let class = RsitClass::parse(v["predicate"].as_str().unwrap_or_default())
-                .unwrap_or_else(|e| panic!("{e}"));
-            let types: Vec<&str> = v["entry"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e["value"].as_str())
-                .collect();
+            let class = RsitClass::parse(v["predicate"].as_str().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+            let types: Vec<&str> =
+                v["entry"].as_array().into_iter().flatten().filter_map(|e| e["value"].as_str()).collect();
             assert_eq!(types, class.types(), "{class}");
         }
     }

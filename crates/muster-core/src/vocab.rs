@@ -17,13 +17,7 @@ pub struct UnknownValue {
 
 impl fmt::Display for UnknownValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown {} value {:?}; expected one of: {}",
-            self.vocabulary,
-            self.value,
-            self.expected.join(", ")
-        )
+        write!(f, "unknown {} value {:?}; expected one of: {}", self.vocabulary, self.value, self.expected.join(", "))
     }
 }
 

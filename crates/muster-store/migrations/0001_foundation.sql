@@ -24,7 +24,8 @@ CREATE TABLE users (
     password_hash TEXT,
     disabled      BIGINT NOT NULL DEFAULT 0,
     created_at    BIGINT NOT NULL,
-    password_set_at BIGINT
+    password_set_at BIGINT,
+    must_change_password BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX users_org ON users(org_id);
 

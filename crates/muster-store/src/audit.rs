@@ -65,16 +65,7 @@ fn entry_hash(
     detail: &str,
 ) -> String {
     let mut h = Sha256::new();
-    for part in [
-        prev,
-        &seq.to_string(),
-        &at.to_string(),
-        actor,
-        org.unwrap_or(""),
-        action,
-        target,
-        detail,
-    ] {
+    for part in [prev, &seq.to_string(), &at.to_string(), actor, org.unwrap_or(""), action, target, detail] {
         h.update(part.len().to_le_bytes());
         h.update(part.as_bytes());
     }
@@ -91,8 +82,7 @@ fn entry_from_row(row: &AnyRow) -> Result<(AuditEntry, i64, String)> {
         org: row.try_get("org_id")?,
         action: row.try_get("action")?,
         target: row.try_get("target")?,
-        detail: serde_json::from_str(&detail_text)
-            .unwrap_or(serde_json::Value::String(detail_text.clone())),
+        detail: serde_json::from_str(&detail_text).unwrap_or(serde_json::Value::String(detail_text.clone())),
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     };
@@ -108,24 +98,14 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         // Update first: takes the write lock before reading the head, so
         // concurrent appenders queue up instead of forking the chain.
-        let head =
-            sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                .fetch_one(&mut *tx)
-                .await?;
+        let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(&mut *tx)
+            .await?;
         let seq: i64 = head.try_get("seq")?;
         let prev: String = head.try_get("hash")?;
         let at = now_ms();
         let detail = e.detail.to_string();
-        let hash = entry_hash(
-            &prev,
-            seq,
-            at,
-            &e.actor,
-            e.org.as_deref(),
-            &e.action,
-            &e.target,
-            &detail,
-        );
+        let hash = entry_hash(&prev, seq, at, &e.actor, e.org.as_deref(), &e.action, &e.target, &detail);
         sqlx::query(
             "INSERT INTO audit_log (seq, at, actor, org_id, action, target, detail, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -141,10 +121,7 @@ impl Store {
         .bind(&hash)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(seq)
     }
@@ -153,12 +130,7 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn list_audit(
-        &self,
-        org: Option<&str>,
-        before: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<AuditEntry>> {
+    pub async fn list_audit(&self, org: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT seq, at, actor, org_id, action, target, detail, prev_hash, hash FROM audit_log \
              WHERE ($1 IS NULL OR org_id = $1) AND seq < $2 ORDER BY seq DESC LIMIT $3",
@@ -168,9 +140,7 @@ impl Store {
         .bind(limit.clamp(1, 1000))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| entry_from_row(r).map(|(e, _, _)| e))
-            .collect()
+        rows.iter().map(|r| entry_from_row(r).map(|(e, _, _)| e)).collect()
     }
 
     /// Walks the whole chain and reports every inconsistency.
@@ -204,21 +174,9 @@ impl Store {
                 if e.prev_hash != prev {
                     problems.push(format!("entry {}: previous-hash link is broken", e.seq));
                 }
-                let h = entry_hash(
-                    &e.prev_hash,
-                    e.seq,
-                    at,
-                    &e.actor,
-                    e.org.as_deref(),
-                    &e.action,
-                    &e.target,
-                    &detail,
-                );
+                let h = entry_hash(&e.prev_hash, e.seq, at, &e.actor, e.org.as_deref(), &e.action, &e.target, &detail);
                 if h != e.hash {
-                    problems.push(format!(
-                        "entry {}: content does not match its hash (edited)",
-                        e.seq
-                    ));
+                    problems.push(format!("entry {}: content does not match its hash (edited)", e.seq));
                 }
                 prev = e.hash;
                 expected_seq = e.seq + 1;
@@ -236,9 +194,7 @@ impl Store {
                 expected_seq - 1
             ));
         } else if head_hash != prev {
-            problems.push(format!(
-                "entry {head_seq}: does not match the recorded head hash"
-            ));
+            problems.push(format!("entry {head_seq}: does not match the recorded head hash"));
         }
         Ok(AuditVerdict { entries, problems })
     }

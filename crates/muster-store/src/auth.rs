@@ -60,8 +60,7 @@ pub struct NewToken {
     pub expires_at: Option<i64>,
 }
 
-const TOKEN_COLUMNS: &str =
-    "id, name, user_id, org_id, role, created_at, expires_at, revoked_at, last_used_at";
+const TOKEN_COLUMNS: &str = "id, name, user_id, org_id, role, created_at, expires_at, revoked_at, last_used_at";
 
 fn token_from_row(row: &AnyRow) -> Result<ApiToken> {
     Ok(ApiToken {
@@ -103,11 +102,13 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn get_session(&self, secret: &str) -> Result<Option<Session>> {
-        let row = sqlx::query("SELECT user_id, active_org, csrf, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
-            .bind(hash_secret(secret))
-            .bind(now_ms())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT user_id, active_org, csrf, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(hash_secret(secret))
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|row| {
             Ok(Session {
                 user: parse_col("user_id", &row.try_get::<String, _>("user_id")?)?,
@@ -137,10 +138,7 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn delete_session(&self, secret: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(hash_secret(secret))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(hash_secret(secret)).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -185,13 +183,11 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`].
     pub async fn get_token(&self, id: TokenId) -> Result<ApiToken> {
-        let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"
-        ))
-        .bind(id.uuid().to_string())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("token {id}")))?;
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"))
+            .bind(id.uuid().to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("token {id}")))?;
         token_from_row(&row)
     }
 
@@ -201,12 +197,10 @@ impl Store {
     /// Database errors.
     pub async fn use_token(&self, secret: &str) -> Result<Option<ApiToken>> {
         let hash = hash_secret(secret);
-        let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
-        ))
-        .bind(&hash)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"))
+            .bind(&hash)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let token = token_from_row(&row)?;
         let now = now_ms();
@@ -214,10 +208,7 @@ impl Store {
             return Ok(None);
         }
         // Coarse last-used stamp: at most one write a minute per token.
-        if token
-            .last_used_at
-            .is_none_or(|t| now - crate::to_ms(t) > 60_000)
-        {
+        if token.last_used_at.is_none_or(|t| now - crate::to_ms(t) > 60_000) {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2")
                 .bind(now)
                 .bind(&hash)

@@ -78,13 +78,13 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn list_circles(&self) -> Result<Vec<TrustCircle>> {
-        let rows = sqlx::query("SELECT id, name, description, owner_org, tlp, created_at FROM trust_circles ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
-        let members =
-            sqlx::query("SELECT circle_id, org_id FROM circle_members ORDER BY circle_id, org_id")
+        let rows =
+            sqlx::query("SELECT id, name, description, owner_org, tlp, created_at FROM trust_circles ORDER BY name")
                 .fetch_all(&self.pool)
                 .await?;
+        let members = sqlx::query("SELECT circle_id, org_id FROM circle_members ORDER BY circle_id, org_id")
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let id: String = row.try_get("id")?;
@@ -116,21 +116,14 @@ impl Store {
             .bind(org.uuid().to_string())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| parse_col("circle_id", &r.try_get::<String, _>("circle_id")?))
-            .collect()
+        rows.iter().map(|r| parse_col("circle_id", &r.try_get::<String, _>("circle_id")?)).collect()
     }
 
     /// Adds or removes a member organisation.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown circle or organisation.
-    pub async fn set_circle_member(
-        &self,
-        circle: CircleId,
-        org: OrgId,
-        member: bool,
-    ) -> Result<TrustCircle> {
+    pub async fn set_circle_member(&self, circle: CircleId, org: OrgId, member: bool) -> Result<TrustCircle> {
         let existing = self.get_circle(circle).await?;
         if member {
             sqlx::query("INSERT INTO circle_members (circle_id, org_id) VALUES ($1, $2) ON CONFLICT (circle_id, org_id) DO NOTHING")
@@ -141,9 +134,7 @@ impl Store {
                 .map_err(|e| StoreError::from_insert(e, "circle member"))?;
         } else {
             if org == existing.owner_org {
-                return Err(StoreError::Conflict(
-                    "the owner organisation cannot leave its own circle".into(),
-                ));
+                return Err(StoreError::Conflict("the owner organisation cannot leave its own circle".into()));
             }
             sqlx::query("DELETE FROM circle_members WHERE circle_id = $1 AND org_id = $2")
                 .bind(circle.uuid().to_string())

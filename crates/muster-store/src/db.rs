@@ -31,11 +31,7 @@ impl StoreOptions {
     /// The embedded default in `data_dir`.
     #[must_use]
     pub fn sqlite(data_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            database_url: None,
-            data_dir: data_dir.into(),
-            max_connections: 8,
-        }
+        Self { database_url: None, data_dir: data_dir.into(), max_connections: 8 }
     }
 }
 
@@ -69,17 +65,9 @@ impl Store {
                 (u.to_owned(), Backend::Postgres, None)
             }
             Some(u) if u.starts_with("sqlite:") => {
-                let path = PathBuf::from(
-                    u.trim_start_matches("sqlite://")
-                        .trim_start_matches("sqlite:"),
-                );
-                let path =
-                    PathBuf::from(path.to_string_lossy().split('?').next().unwrap_or_default());
-                (
-                    format!("sqlite://{}?mode=rwc", path.display()),
-                    Backend::Sqlite,
-                    Some(path),
-                )
+                let path = PathBuf::from(u.trim_start_matches("sqlite://").trim_start_matches("sqlite:"));
+                let path = PathBuf::from(path.to_string_lossy().split('?').next().unwrap_or_default());
+                (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite, Some(path))
             }
             Some(other) => {
                 return Err(StoreError::Conflict(format!(
@@ -90,11 +78,7 @@ impl Store {
             None => {
                 std::fs::create_dir_all(&opts.data_dir)?;
                 let path = opts.data_dir.join("muster.db");
-                (
-                    format!("sqlite://{}?mode=rwc", path.display()),
-                    Backend::Sqlite,
-                    Some(path),
-                )
+                (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite, Some(path))
             }
         };
         if let Some(parent) = sqlite_path.as_deref().and_then(Path::parent) {
@@ -127,11 +111,7 @@ impl Store {
             })
             .connect_with(connect)
             .await?;
-        Ok(Self {
-            pool,
-            backend,
-            sqlite_path,
-        })
+        Ok(Self { pool, backend, sqlite_path })
     }
 
     /// The backend in use.
@@ -167,15 +147,10 @@ impl Store {
             ));
         }
         if dest.exists() {
-            return Err(StoreError::Conflict(format!(
-                "{} already exists; choose a new file",
-                dest.display()
-            )));
+            return Err(StoreError::Conflict(format!("{} already exists; choose a new file", dest.display())));
         }
         let target = dest.to_string_lossy().replace('\'', "''");
-        sqlx::query(&format!("VACUUM INTO '{target}'"))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(&format!("VACUUM INTO '{target}'")).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -198,19 +173,13 @@ pub async fn restore_sqlite(backup: &Path, data_dir: &Path) -> Result<PathBuf> {
         max_connections: 1,
     })
     .await?;
-    let verdict: String = sqlx::query_scalar("PRAGMA integrity_check")
+    let verdict: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&probe.pool).await?;
+    let has_schema: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'schema_migrations'")
         .fetch_one(&probe.pool)
         .await?;
-    let has_schema: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'schema_migrations'")
-            .fetch_one(&probe.pool)
-            .await?;
     probe.close().await;
     if verdict != "ok" || has_schema == 0 {
-        return Err(StoreError::Corrupt(format!(
-            "{} is not a sound Muster backup ({verdict})",
-            backup.display()
-        )));
+        return Err(StoreError::Corrupt(format!("{} is not a sound Muster backup ({verdict})", backup.display())));
     }
     std::fs::create_dir_all(data_dir)?;
     let live = data_dir.join("muster.db");

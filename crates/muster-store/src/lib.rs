@@ -83,8 +83,7 @@ pub(crate) fn parse_col<T: std::str::FromStr>(col: &str, s: &str) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
-    s.parse()
-        .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+    s.parse().map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
 /// Current time in stored milliseconds (for tests outside this crate).

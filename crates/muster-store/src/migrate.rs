@@ -37,14 +37,12 @@ pub(crate) async fn run(store: &Store) -> Result<Vec<i64>> {
         let mut tx = store.pool.begin().await?;
         // Lock out a concurrent migrator on PostgreSQL; SQLite serialises writers anyway.
         if store.backend() == Backend::Postgres {
-            tx.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
-                .await?;
+            tx.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").await?;
         }
-        let done: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations WHERE version = $1")
-                .bind(m.version)
-                .fetch_one(&mut *tx)
-                .await?;
+        let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations WHERE version = $1")
+            .bind(m.version)
+            .fetch_one(&mut *tx)
+            .await?;
         if done > 0 {
             continue;
         }
@@ -52,24 +50,16 @@ pub(crate) async fn run(store: &Store) -> Result<Vec<i64>> {
             Backend::Sqlite => m.sqlite,
             Backend::Postgres => m.postgres,
         };
-        sqlx::raw_sql(m.sql)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| migration_error(m, &e))?;
+        sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| migration_error(m, &e))?;
         if !extra.is_empty() {
-            sqlx::raw_sql(extra)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| migration_error(m, &e))?;
+            sqlx::raw_sql(extra).execute(&mut *tx).await.map_err(|e| migration_error(m, &e))?;
         }
-        sqlx::query(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
-        .bind(m.version)
-        .bind(m.name)
-        .bind(crate::now_ms())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(crate::now_ms())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         tracing::info!(version = m.version, name = m.name, "applied migration");
         applied.push(m.version);

@@ -33,7 +33,7 @@ pub struct Membership {
 }
 
 const USER_COLUMNS: &str =
-    "id, username, display_name, email, org_id, role, disabled, created_at, password_hash";
+    "id, username, display_name, email, org_id, role, disabled, created_at, password_hash, must_change_password";
 
 fn user_from_row(row: &AnyRow) -> Result<UserWithSecret> {
     Ok(UserWithSecret {
@@ -45,6 +45,7 @@ fn user_from_row(row: &AnyRow) -> Result<UserWithSecret> {
             org: parse_col("org_id", &row.try_get::<String, _>("org_id")?)?,
             role: parse_col("role", &row.try_get::<String, _>("role")?)?,
             disabled: row.try_get::<i64, _>("disabled")? != 0,
+            must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
             created_at: from_ms(row.try_get("created_at")?),
         },
         password_hash: row.try_get("password_hash")?,
@@ -58,8 +59,16 @@ impl Store {
     /// [`StoreError::Conflict`] when the username is taken; [`StoreError::NotFound`]
     /// when the organisation does not exist.
     pub async fn create_user(&self, new: &NewUser, password_hash: Option<&str>) -> Result<User> {
-        muster_core::org::validate_handle("username", &new.username)
-            .map_err(StoreError::Invalid)?;
+        self.create_user_with(new, password_hash, false).await
+    }
+
+    /// Creates a user; `one_time` makes the password a one-time password that
+    /// must be replaced at first login.
+    ///
+    /// # Errors
+    /// As [`Store::create_user`].
+    pub async fn create_user_with(&self, new: &NewUser, password_hash: Option<&str>, one_time: bool) -> Result<User> {
+        muster_core::org::validate_handle("username", &new.username).map_err(StoreError::Invalid)?;
         let now = now_ms();
         let user = User {
             id: UserId::new(),
@@ -69,10 +78,11 @@ impl Store {
             org: new.org,
             role: new.role,
             disabled: false,
+            must_change_password: one_time,
             created_at: from_ms(now),
         };
         sqlx::query(&format!(
-            "INSERT INTO users ({USER_COLUMNS}, password_set_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)"
+            "INSERT INTO users ({USER_COLUMNS}, password_set_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10)"
         ))
         .bind(user.id.uuid().to_string())
         .bind(&user.username)
@@ -82,6 +92,7 @@ impl Store {
         .bind(user.role.as_str())
         .bind(now)
         .bind(password_hash.map(str::to_owned))
+        .bind(i64::from(one_time))
         .bind(password_hash.map(|_| now))
         .execute(&self.pool)
         .await
@@ -107,13 +118,11 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`].
     pub async fn get_user_for_login(&self, username: &str) -> Result<UserWithSecret> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
-        ))
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound("user".into()))?;
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("user".into()))?;
         user_from_row(&row)
     }
 
@@ -124,24 +133,18 @@ impl Store {
     pub async fn list_users(&self, org: Option<OrgId>) -> Result<Vec<User>> {
         let rows = match org {
             Some(org) => {
-                sqlx::query(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 ORDER BY username"
-                ))
-                .bind(org.uuid().to_string())
-                .fetch_all(&self.pool)
-                .await?
+                sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 ORDER BY username"))
+                    .bind(org.uuid().to_string())
+                    .fetch_all(&self.pool)
+                    .await?
             }
             None => {
-                sqlx::query(&format!(
-                    "SELECT {USER_COLUMNS} FROM users ORDER BY username"
-                ))
-                .fetch_all(&self.pool)
-                .await?
+                sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
+                    .fetch_all(&self.pool)
+                    .await?
             }
         };
-        rows.iter()
-            .map(|r| user_from_row(r).map(|u| u.user))
-            .collect()
+        rows.iter().map(|r| user_from_row(r).map(|u| u.user)).collect()
     }
 
     /// Number of users.
@@ -149,32 +152,30 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
     }
 
-    /// Replaces a user's password hash and ends their sessions.
+    /// Replaces a user's password hash and ends their sessions. `one_time`
+    /// marks it as a one-time password (set by an admin or the CLI).
     ///
     /// # Errors
     /// [`StoreError::NotFound`].
-    pub async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<()> {
+    pub async fn set_password_hash(&self, id: UserId, hash: &str, one_time: bool) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let n =
-            sqlx::query("UPDATE users SET password_hash = $1, password_set_at = $2 WHERE id = $3")
-                .bind(hash)
-                .bind(now_ms())
-                .bind(id.uuid().to_string())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        let n = sqlx::query(
+            "UPDATE users SET password_hash = $1, password_set_at = $2, must_change_password = $3 WHERE id = $4",
+        )
+        .bind(hash)
+        .bind(now_ms())
+        .bind(i64::from(one_time))
+        .bind(id.uuid().to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound(format!("user {id}")));
         }
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id.uuid().to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id.uuid().to_string()).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -199,13 +200,11 @@ impl Store {
                 .bind(id.uuid().to_string())
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
-                "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(now_ms())
-            .bind(id.uuid().to_string())
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(id.uuid().to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -234,22 +233,15 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`].
     pub async fn memberships(&self, user: &User) -> Result<Vec<Membership>> {
-        let rows =
-            sqlx::query("SELECT org_id, role FROM memberships WHERE user_id = $1 ORDER BY org_id")
-                .bind(user.id.uuid().to_string())
-                .fetch_all(&self.pool)
-                .await?;
-        let mut out = vec![Membership {
-            org: user.org,
-            role: user.role,
-        }];
+        let rows = sqlx::query("SELECT org_id, role FROM memberships WHERE user_id = $1 ORDER BY org_id")
+            .bind(user.id.uuid().to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = vec![Membership { org: user.org, role: user.role }];
         for row in rows {
             let org: OrgId = parse_col("org_id", &row.try_get::<String, _>("org_id")?)?;
             if org != user.org {
-                out.push(Membership {
-                    org,
-                    role: parse_col("role", &row.try_get::<String, _>("role")?)?,
-                });
+                out.push(Membership { org, role: parse_col("role", &row.try_get::<String, _>("role")?)? });
             }
         }
         Ok(out)

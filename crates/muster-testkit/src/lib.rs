@@ -31,19 +31,13 @@ pub async fn fresh_pg_database() -> Option<String> {
             std::env::var("MUSTER_REQUIRE_PG").is_err(),
             "MUSTER_REQUIRE_PG is set but MUSTER_TEST_DATABASE_URL is not"
         );
-        eprintln!(
-            "skipping the PostgreSQL half: MUSTER_TEST_DATABASE_URL is not set (scripts/test sets it)"
-        );
+        eprintln!("skipping the PostgreSQL half: MUSTER_TEST_DATABASE_URL is not set (scripts/test sets it)");
         return None;
     };
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .expect("connect to the test PostgreSQL server");
+    let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect to the test PostgreSQL server");
     let name = format!("muster_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create test database");
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
     conn.close().await.ok();
     let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
     Some(format!("{prefix}/{name}"))

@@ -1,0 +1,181 @@
+//! The web UI: server-rendered HTML (askama), no build step, one small script.
+//!
+//! Every page is reached through [`UiPrincipal`], which sends anonymous
+//! visitors to the login page and users with a one-time password to the
+//! password page. Forms carry the session's CSRF token.
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use muster_core::{Organisation, Role};
+
+use crate::auth::{Principal, secrets_equal};
+use crate::error::AppError;
+use crate::state::AppState;
+
+mod admin;
+mod pages;
+
+/// Renders a template, or a plain 500 page when rendering fails.
+pub fn render<T: askama::Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log").into_response()
+        }
+    }
+}
+
+/// Navigation context every logged-in page carries.
+pub struct Nav {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub org_name: String,
+    pub org_id: String,
+    pub csrf: String,
+    pub area: &'static str,
+    pub is_admin: bool,
+    pub is_operator_admin: bool,
+    /// (id, name) of every organisation the user may act for.
+    pub orgs: Vec<(String, String)>,
+}
+
+/// A logged-in user on a UI page.
+pub struct UiPrincipal(pub Principal);
+
+impl FromRequestParts<AppState> for UiPrincipal {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match Principal::from_request_parts(parts, state).await {
+            Ok(p) => {
+                let path = parts.uri.path();
+                if p.user.must_change_password && path != "/account/password" && path != "/logout" {
+                    return Err(Redirect::to("/account/password").into_response());
+                }
+                Ok(UiPrincipal(p))
+            }
+            Err(AppError::Unauthenticated) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(error_page(&e)),
+        }
+    }
+}
+
+impl UiPrincipal {
+    /// Builds the navigation context for `area`.
+    pub async fn nav(&self, state: &AppState, area: &'static str) -> Nav {
+        let p = &self.0;
+        let mut orgs = Vec::new();
+        if let Ok(ms) = state.store.memberships(&p.user).await {
+            for m in ms {
+                let name =
+                    state.store.get_org(m.org).await.map_or_else(|_| m.org.to_string(), |o: Organisation| o.name);
+                orgs.push((m.org.to_string(), name));
+            }
+        }
+        Nav {
+            username: p.user.username.clone(),
+            display_name: p.user.display_name.clone(),
+            role: p.role.to_string(),
+            org_name: p.org.name.clone(),
+            org_id: p.org.id.to_string(),
+            csrf: p.csrf().to_owned(),
+            area,
+            is_admin: p.role == Role::Admin,
+            is_operator_admin: p.is_operator_admin(),
+            orgs,
+        }
+    }
+
+    /// Fails unless the form's CSRF token matches the session's.
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`].
+    pub fn check_csrf(&self, sent: &str) -> Result<(), AppError> {
+        if secrets_equal(sent, self.0.csrf()) && !sent.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("the form's CSRF token is missing or stale; reload the page and try again".into()))
+        }
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    title: String,
+    message: String,
+}
+
+/// An error as an HTML page.
+#[must_use]
+pub fn error_page(e: &AppError) -> Response {
+    let (status, _) = e.status_and_code();
+    let message = match e {
+        AppError::Internal(_) => "internal error; see the server log".to_owned(),
+        other => other.to_string(),
+    };
+    let title = status.canonical_reason().unwrap_or("Error").to_owned();
+    let mut resp = render(&ErrorPage { status: status.as_u16(), title, message });
+    *resp.status_mut() = status;
+    resp
+}
+
+/// A UI handler's error: rendered as a page.
+pub struct PageError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(&self.0)
+    }
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+const APP_CSS: &str = include_str!("../../static/app.css");
+const APP_JS: &str = include_str!("../../static/app.js");
+
+/// Every UI route.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/switch-org", post(pages::switch_org))
+        .route("/account/password", get(pages::password_form).post(pages::change_password))
+        .route("/alerts", get(pages::area))
+        .route("/incidents", get(pages::area))
+        .route("/playbooks", get(pages::area))
+        .route("/intel", get(pages::area))
+        .route("/coordination", get(pages::area))
+        .route("/reports", get(pages::area))
+        .merge(admin::router())
+        .route("/api/docs", get(crate::openapi::page))
+        .route(
+            "/static/app.css",
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], APP_CSS)
+            }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")],
+                    APP_JS,
+                )
+            }),
+        )
+}

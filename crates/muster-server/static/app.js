@@ -1,0 +1,19 @@
+// Small progressive enhancements; every page works without this file.
+document.addEventListener("DOMContentLoaded", () => {
+  // The organisation switcher submits on change and returns to this page.
+  for (const el of document.querySelectorAll("[data-current-path]")) el.value = location.pathname;
+  for (const sel of document.querySelectorAll("select[data-autosubmit]")) {
+    sel.addEventListener("change", () => sel.form.submit());
+  }
+  // Ask before destructive actions.
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (e) => { if (!confirm(form.dataset.confirm)) e.preventDefault(); });
+  }
+  // Copy buttons.
+  for (const btn of document.querySelectorAll("button[data-copy]")) {
+    btn.addEventListener("click", () => {
+      const text = document.querySelector(btn.dataset.copy)?.textContent ?? "";
+      navigator.clipboard?.writeText(text).then(() => { btn.textContent = "Copied"; });
+    });
+  }
+});
