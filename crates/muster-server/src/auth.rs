@@ -213,7 +213,9 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, AppE
     let via = Via::Session { secret: secret.to_owned(), csrf: session.csrf };
     let principal = principal_for(state, user, session.active_org, None, via).await?;
     // Cookie-authenticated writes to the API must echo the CSRF token in a header.
-    if !parts.method.is_safe() && parts.uri.path().starts_with("/api/") {
+    // Nested routers see a stripped path; the original one says whether this is the API.
+    let path = parts.extensions.get::<axum::extract::OriginalUri>().map_or_else(|| parts.uri.path(), |u| u.0.path());
+    if !parts.method.is_safe() && path.starts_with("/api/") {
         let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !secrets_equal(sent, principal.csrf()) {
             return Err(AppError::Forbidden(format!(
