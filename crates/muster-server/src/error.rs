@@ -137,3 +137,32 @@ pub struct Path<T>(pub T);
 pub struct Query<T>(pub T);
 
 pub type ApiResult<T> = Result<T, AppError>;
+
+/// Form extractor that refuses bodies which are not valid UTF-8 once
+/// percent-decoded (instead of silently replacing bytes), with [`AppError`] rejections.
+#[derive(Debug)]
+pub struct Form<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Form<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !ctype.starts_with("application/x-www-form-urlencoded") {
+            return Err(AppError::BadRequest("expected Content-Type: application/x-www-form-urlencoded".into()));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge(0)
+            } else {
+                AppError::BadRequest(e.body_text())
+            }
+        })?;
+        for (i, part) in bytes.split(|b| *b == b'&' || *b == b'=').enumerate() {
+            if percent_encoding::percent_decode(part).decode_utf8().is_err() {
+                return Err(AppError::BadRequest(format!("form field {}: not valid UTF-8", i / 2 + 1)));
+            }
+        }
+        serde_urlencoded::from_bytes(&bytes).map(Form).map_err(|e| AppError::BadRequest(format!("bad form: {e}")))
+    }
+}

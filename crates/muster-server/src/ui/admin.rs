@@ -2,14 +2,14 @@
 //! They call the same functions as the API, so rules live in one place.
 
 use axum::Router;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use muster_core::{OrgId, OrgKind, Role, Sector, Tlp};
 use serde::Deserialize;
 
 use super::{Nav, PageResult, UiPrincipal, render};
-use crate::error::{AppError, Path, Query};
+use crate::error::{AppError, Form, Path, Query};
 use crate::state::AppState;
 use crate::visibility::{can_administer, visible};
 

@@ -55,6 +55,11 @@ impl TestServer {
         Some(TestServer { base, store, admin_password: admin.password, _dir: Some(dir), shutdown: Some(tx) })
     }
 
+    /// The data directory (SQLite file) of this server.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -107,7 +112,11 @@ impl TestServer {
             .await
             .unwrap();
         assert_eq!(resp.status(), 303, "login of {username} failed: {}", resp.text().await.unwrap_or_default());
-        let home = client.get(self.url("/")).send().await.unwrap().text().await.unwrap();
+        let mut home = client.get(self.url("/")).send().await.unwrap();
+        if let Some(to) = home.headers().get("location").map(|l| l.to_str().unwrap().to_owned()) {
+            home = client.get(self.url(&to)).send().await.unwrap();
+        }
+        let home = home.text().await.unwrap();
         let csrf = extract_csrf(&home);
         (client, csrf)
     }

@@ -1,0 +1,165 @@
+//! Tenant isolation: every API route that returns objects, walked from the
+//! OpenAPI document, shows a user of organisation B none of organisation A's
+//! AMBER, AMBER+STRICT or RED objects — through a session and through a token,
+//! on SQLite and on PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Backend, TestServer};
+use muster_core::{Role, Tlp};
+use muster_store::{NewCircle, NewOrganisation};
+use serde_json::Value;
+
+struct Secrets {
+    /// Strings that must never reach organisation B.
+    needles: Vec<String>,
+    /// Ids of A's objects to substitute into `{id}` path parameters.
+    ids: Vec<String>,
+}
+
+async fn seed_org_a(s: &TestServer) -> Secrets {
+    let new = NewOrganisation {
+        slug: "alpha".into(),
+        name: "Alpha Hidden CSIRT".into(),
+        kind: muster_core::OrgKind::NationalCsirt,
+        country: None,
+        sectors: vec![],
+        client_of: None,
+        tlp: Tlp::Amber,
+    };
+    let a = s.store.create_org(&new, false).await.unwrap();
+    let partner = s.org("alpha-partner").await;
+    let admin = s.user("alpha-admin", a.id, Role::Admin, "alpha admin password").await;
+    let analyst = s.user("alpha-analyst", a.id, Role::Analyst, "alpha analyst password").await;
+    let _ = s.token(&admin, Role::Admin).await;
+    let _ = s.token(&analyst, Role::Analyst).await;
+    let amber = s
+        .store
+        .create_circle(
+            a.id,
+            &NewCircle {
+                name: "alpha-amber-circle".into(),
+                description: "x".into(),
+                members: vec![partner.id],
+                tlp: Tlp::Amber,
+            },
+        )
+        .await
+        .unwrap();
+    let red = s
+        .store
+        .create_circle(
+            a.id,
+            &NewCircle { name: "alpha-red-circle".into(), description: "x".into(), members: vec![], tlp: Tlp::Red },
+        )
+        .await
+        .unwrap();
+    // A's own activity in the audit log.
+    let t = s.token(&admin, Role::Admin).await;
+    let c = reqwest::Client::new();
+    let r = c
+        .post(s.url("/api/v1/tokens"))
+        .bearer_auth(&t)
+        .json(&serde_json::json!({"name": "alpha-siem"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let tokens = s.store.list_tokens(a.id).await.unwrap();
+    let mut ids =
+        vec![a.id.to_string(), admin.id.to_string(), analyst.id.to_string(), amber.id.to_string(), red.id.to_string()];
+    ids.extend(tokens.iter().map(|t| t.id.to_string()));
+    let mut needles = ids.clone();
+    needles.extend(ids.iter().filter_map(|i| i.split_once("--").map(|(_, u)| u.to_owned())));
+    needles.extend(
+        ["Alpha Hidden CSIRT", "alpha-admin", "alpha-analyst", "alpha-amber-circle", "alpha-red-circle", "alpha-siem"]
+            .map(String::from),
+    );
+    Secrets { needles, ids }
+}
+
+/// Every GET path of the API, from its own OpenAPI document.
+async fn get_paths(s: &TestServer) -> Vec<String> {
+    let doc: Value = reqwest::get(s.url("/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, item)| item.get("get").is_some())
+        .map(|(p, _)| p.clone())
+        .collect()
+}
+
+fn expand(path: &str, ids: &[String]) -> Vec<String> {
+    if !path.contains('{') {
+        return vec![path.to_owned()];
+    }
+    ids.iter()
+        .map(|id| {
+            let mut out = String::new();
+            let mut rest = path;
+            while let Some(start) = rest.find('{') {
+                out.push_str(&rest[..start]);
+                let end = rest[start..].find('}').unwrap() + start;
+                out.push_str(id);
+                rest = &rest[end + 1..];
+            }
+            out.push_str(rest);
+            out
+        })
+        .collect()
+}
+
+async fn assert_isolated(backend: Backend) {
+    let Some(s) = TestServer::start_with(backend, |_| {}).await else { return };
+    let secrets = seed_org_a(&s).await;
+    let b = s.org("bravo").await;
+    // B's admin: the most powerful role B has. Roles must not widen visibility.
+    let b_admin = s.user("bravo-admin", b.id, Role::Admin, "bravo admin password").await;
+    let token = s.token(&b_admin, Role::Admin).await;
+    let (session, _) = s.login("bravo-admin", "bravo admin password").await;
+    let bearer = reqwest::Client::new();
+
+    let paths = get_paths(&s).await;
+    assert!(paths.len() >= 8, "the walk must cover the API: {paths:?}");
+    let mut checked = 0;
+    for path in &paths {
+        for url in expand(path, &secrets.ids) {
+            for (how, resp) in [
+                ("token", bearer.get(s.url(&url)).bearer_auth(&token).send().await.unwrap()),
+                ("session", session.get(s.url(&url)).send().await.unwrap()),
+            ] {
+                let status = resp.status();
+                let body = resp.text().await.unwrap();
+                assert!(!status.is_server_error(), "{how} GET {url}: {status} {body}");
+                if path.contains('{') {
+                    assert!(!status.is_success(), "{how} GET {url} exposed A's object: {body}");
+                }
+                // A 404 may echo the id the caller sent; that tells them nothing new.
+                for n in secrets.needles.iter().filter(|n| !url.contains(n.as_str())) {
+                    assert!(!body.contains(n.as_str()), "{how} GET {url} leaked {n:?}: {body}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} requests made");
+
+    // The operator admin, in contrast, administers A's accounts: the walk can fail.
+    let op = s.store.get_user_for_login("admin").await.unwrap().user;
+    let op_token = s.token(&op, Role::Admin).await;
+    let users = bearer.get(s.url("/api/v1/users")).bearer_auth(&op_token).send().await.unwrap().text().await.unwrap();
+    assert!(users.contains("alpha-admin"));
+}
+
+#[tokio::test]
+async fn org_b_sees_none_of_org_a_amber_or_red_objects_on_sqlite() {
+    assert_isolated(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn org_b_sees_none_of_org_a_amber_or_red_objects_on_postgres() {
+    assert_isolated(Backend::Postgres).await;
+}
