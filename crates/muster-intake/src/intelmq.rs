@@ -157,7 +157,7 @@ pub fn import(e: &Event, format: Format, options: &ParseOptions) -> Result<Alert
     for (k, v) in e {
         let consumed = KNOWN_FIELDS.contains(&k.as_str()) || OBSERVABLE_FIELDS.iter().any(|(f, _, _)| f == k);
         if !consumed && !v.is_null() {
-            alert.extra.insert(k.clone(), v.clone());
+            alert.extra.insert(k.clone().into(), v.clone());
         }
     }
     options.apply_markings(&mut alert);

@@ -3,7 +3,10 @@
 //! spellings, with rejections that name the path.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
 
+use serde::de::{Deserialize, Deserializer, Unexpected, Visitor};
 use serde_json::{Map, Value};
 
 use super::{ParseOptions, text};
@@ -47,6 +50,60 @@ pub fn value_to_string(v: &Value) -> Option<Cow<'_, str>> {
         Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         Value::Number(n) => Some(Cow::Owned(n.to_string())),
         other => Some(Cow::Owned(other.to_string())),
+    }
+}
+
+/// A JSON string that borrows from the record when it has no escapes.
+///
+/// serde's own `Cow<str>` only borrows when it is a field's whole type: inside
+/// an `Option`, a `Vec` or a map it always allocates, one allocation per field
+/// on the hot EVE path. Accepts and rejects exactly what `Cow<str>` does.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JStr<'a>(pub Cow<'a, str>);
+
+impl Deref for JStr<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for JStr<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for JStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for JStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+                std::str::from_utf8(v)
+                    .map(|s| Cow::Owned(s.to_owned()))
+                    .map_err(|_| E::invalid_value(Unexpected::Bytes(v), &self))
+            }
+        }
+        d.deserialize_string(V).map(JStr)
     }
 }
 

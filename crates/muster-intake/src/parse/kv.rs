@@ -64,7 +64,7 @@ pub fn apply(alert: &mut Alert, pairs: &[(String, String)], year: i32) -> Option
                 let name = v.rsplit(['/', '\\', '|']).next().unwrap_or(v);
                 alert.observe(ObservableKind::FileName, name, None, k);
                 if k != "fname" && k != "fileName" {
-                    alert.extra.insert(k.to_owned(), v.into());
+                    alert.extra.insert(k.to_owned().into(), v.into());
                 }
             }
             "fileHash" | "oldFileHash" | "Hash" | "md5" | "sha1" | "sha256" => {
@@ -77,7 +77,7 @@ pub fn apply(alert: &mut Alert, pairs: &[(String, String)], year: i32) -> Option
                 match kind {
                     Some(kind) => alert.observe(kind, v, None, k),
                     None => {
-                        alert.extra.insert(k.to_owned(), v.into());
+                        alert.extra.insert(k.to_owned().into(), v.into());
                     }
                 }
             }
@@ -94,7 +94,7 @@ pub fn apply(alert: &mut Alert, pairs: &[(String, String)], year: i32) -> Option
                 if alert.host.is_none() {
                     alert.host = Some(v.to_owned());
                 }
-                alert.extra.insert(k.to_owned(), v.into());
+                alert.extra.insert(k.to_owned().into(), v.into());
             }
             "msg" | "message" => alert.description = Some(v.trim().to_owned()),
             "externalId" | "eventId" | "EventID" => alert.source_ref = Some(v.to_owned()),
@@ -110,7 +110,7 @@ pub fn apply(alert: &mut Alert, pairs: &[(String, String)], year: i32) -> Option
             }
             _ => {
                 let name = labels.get(k).filter(|l| !l.is_empty()).map_or(k, |l| l.trim());
-                alert.extra.insert(name.to_owned(), v.into());
+                alert.extra.insert(name.to_owned().into(), v.into());
             }
         }
     }

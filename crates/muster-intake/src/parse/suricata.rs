@@ -4,20 +4,20 @@
 //! the highest-volume source; on a type error it is decoded again with the
 //! field path so the rejection can name it.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use muster_core::taxonomy::RsitType;
 use serde::Deserialize;
 
-use super::json::json_error;
+use super::json::{JStr, json_error};
 use super::{ParseOptions, text};
 use crate::alert::{Alert, Format, Network, Rule, Severity};
 use crate::observable::{ObservableKind, Role};
 use crate::reject::Reject;
 use crate::timefmt;
 
-type Str<'a> = Cow<'a, str>;
+type Str<'a> = JStr<'a>;
 
 #[derive(Deserialize)]
 struct Eve<'a> {
@@ -167,7 +167,10 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
             observe_host(&mut alert, host, "http.hostname");
             if let Some(url) = http.url.as_deref() {
                 let scheme = if eve.dest_port == Some(443) { "https" } else { "http" };
-                let full = format!("{scheme}://{host}{url}");
+                let mut full = String::with_capacity(scheme.len() + 3 + host.len() + url.len());
+                for part in [scheme, "://", host, url] {
+                    full.push_str(part);
+                }
                 alert.observe(ObservableKind::Url, &full, None, "http.url");
             }
         }
@@ -277,6 +280,17 @@ fn from_anomaly(a: Option<&EveAnomaly<'_>>, time: time::OffsetDateTime) -> Alert
 }
 
 pub(crate) fn rsit(name: &str) -> RsitType {
+    // `RsitType::parse` scans every class; parsers call this once per record.
+    static BY_NAME: LazyLock<HashMap<&'static str, RsitType>> = LazyLock::new(|| {
+        let mut m = HashMap::new();
+        for t in RsitType::all() {
+            m.entry(t.as_str()).or_insert(t); // first wins, as in `parse`
+        }
+        m
+    });
+    if let Some(t) = BY_NAME.get(name) {
+        return *t;
+    }
     // Every name used in this crate is in RSIT v1003; tests check each table.
     RsitType::parse(name)
         .or_else(|_| RsitType::parse("undetermined"))
