@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""Muster's Shadowserver parser side by side with IntelMQ's Shadowserver parser bot.
+
+Benchmark 3 of issue 3. On the same rows (every report in
+shared/data/samples/shadowserver, read from there and replicated in memory):
+
+* speed: rows/s of Muster (CSV -> normalised alerts, the Rust example
+  `crates/muster-intake/examples/shadowserver_bench.rs`, one thread) and of
+  IntelMQ's ShadowserverParserBot (run through IntelMQ's own bot test
+  machinery: the bot's real `process()` loop on an in-memory pipeline, no Redis),
+  and their ratio;
+* a differential check: for every sample row, the event Muster maps it to and
+  the event IntelMQ emits must have the same fields and values (IntelMQ
+  harmonisation names). Every difference is listed; IntelMQ-internal fields
+  are excluded (IGNORED_FIELDS below).
+
+Which IntelMQ: 3.3 and later do not ship the Shadowserver report mappings;
+they download them from Shadowserver at run time (`--update-schema`), which
+needs the internet. The newest release that carries them in the package is
+3.2.1, so that is the default oracle (`pip install intelmq==3.2.1`). With a
+newer IntelMQ, pass the downloaded schema with `--schema shadowserver-schema.json`.
+
+Run from the repository root (see bench/README.md):
+
+    python3 bench/shadowserver_vs_intelmq.py [--intelmq-rows 20000] [--muster-factor 50]
+
+Exit status: 0 when every row matches and Muster reaches --min-ratio, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import unittest
+from collections import defaultdict, deque
+from datetime import datetime, timezone
+from pathlib import Path
+from unittest import mock
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_SAMPLES = REPO.parent / "shared" / "data" / "samples" / "shadowserver"
+
+# IntelMQ-internal noise, not part of the mapping:
+IGNORED_FIELDS = {
+    "__type",  # message class marker
+    "raw",  # base64 of the original line; Muster keeps the original bytes itself
+    "time.observation",  # when the IntelMQ collector saw the report (copied from the report)
+    "feed.documentation",  # link to Shadowserver's page for the report type
+    "extra.file_name",  # the report's file name, copied from the collector's report
+}
+
+# Fields whose values are instants; compared as instants, since "+00:00" and "Z"
+# spell the same time. (Muster writes IntelMQ's spelling since the fix that
+# came with this script, so no difference is hidden today.)
+TIME_FIELDS = {"time.source"}
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES, help="folder of Shadowserver CSV reports")
+    p.add_argument("--intelmq-rows", type=int, default=20_000, help="about this many rows for IntelMQ's timing")
+    p.add_argument("--muster-factor", type=int, default=50, help="Muster times this many more rows than IntelMQ")
+    p.add_argument("--rounds", type=int, default=3, help="Muster timing rounds (the best is reported)")
+    p.add_argument("--muster-bin", type=Path, help="prebuilt shadowserver_bench example (default: cargo build)")
+    p.add_argument("--schema", type=Path, help="Shadowserver schema JSON, needed with IntelMQ >= 3.3")
+    p.add_argument("--min-ratio", type=float, default=50.0, help="fail below this speed ratio")
+    p.add_argument("--json", type=Path, help="also write the summary here as JSON")
+    p.add_argument("--max-listed", type=int, default=10_000, help="list at most this many differences")
+    return p.parse_args()
+
+
+# ---------------------------------------------------------------- Muster side
+
+
+def muster_binary(args: argparse.Namespace) -> Path:
+    if args.muster_bin:
+        return args.muster_bin
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    cmd = ["cargo", "build", "--release", "-q", "-p", "muster-intake", "--example", "shadowserver_bench"]
+    subprocess.run(cmd, cwd=REPO, check=True)
+    return target / "release" / "examples" / "shadowserver_bench"
+
+
+def muster_events(binary: Path, files: list[Path]) -> list[dict]:
+    out = subprocess.run([binary, "events", *map(str, files)], check=True, capture_output=True, text=True)
+    return [json.loads(line) for line in out.stdout.splitlines() if line]
+
+
+def muster_timing(binary: Path, files: list[Path], replicate: int, rounds: int) -> dict:
+    cmd = [binary, "time", str(replicate), str(rounds), *map(str, files)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------- IntelMQ side
+
+
+def load_intelmq(schema: Path | None):
+    """Imports IntelMQ's bot test machinery with root's privilege check relaxed."""
+    try:
+        import intelmq
+        import intelmq.lib.test as test
+        import intelmq.lib.utils as utils
+        from intelmq.bots.parsers.shadowserver import _config
+        from intelmq.bots.parsers.shadowserver.parser import ShadowserverParserBot
+    except ImportError as e:
+        sys.exit(f"IntelMQ is not installed ({e}); run `pip install intelmq==3.2.1` (see bench/README.md)")
+
+    # IntelMQ refuses to run bots as root unless it can switch to an `intelmq`
+    # user; this benchmark runs no pipeline and writes nothing, so let it.
+    mock.patch("intelmq.lib.utils.drop_privileges", return_value=True).start()
+
+    parameters = {"logging_level": "WARNING"}
+    if not hasattr(_config, "mapping"):  # 3.3+: mappings come from a schema file
+        if schema is None:
+            sys.exit(f"IntelMQ {intelmq.__version__} needs --schema (shadowserver-schema.json); or use intelmq==3.2.1")
+        vars(_config)["__config"].schema_base = str(schema)
+        parameters["test_mode"] = True  # load `schema_base`, never download
+
+    class Harness(test.BotTestCase, unittest.TestCase):
+        @classmethod
+        def set_bot(cls):
+            cls.bot_reference = ShadowserverParserBot
+
+        def runTest(self):  # noqa: N802 (unittest's name)
+            pass
+
+    Harness.setUpClass()
+    return intelmq.__version__, Harness, utils, parameters
+
+
+def intelmq_run(harness_cls, utils, parameters: dict, file_name: str, text: str) -> tuple[list[dict], float, str]:
+    """Runs the bot on one report; returns its events, the seconds spent in the bot, and its log."""
+    h = harness_cls()
+    h.input_message = {
+        "__type": "Report",
+        "raw": utils.base64_encode(text),
+        "time.observation": "2024-01-01T00:00:00+00:00",
+        "extra.file_name": file_name,
+    }
+    h.prepare_bot(parameters=parameters)
+    with mock.patch("intelmq.lib.utils.load_configuration", new=h.mocked_config):
+        with mock.patch("intelmq.lib.utils.log", h.get_mocked_logger(h.logger)):
+            started = time.perf_counter()
+            h.bot.start(error_on_pipeline=False, source_pipeline=h.pipe, destination_pipeline=h.pipe)
+            seconds = time.perf_counter() - started
+            h.bot.stop(exitcode=0)
+    events = [json.loads(e) for e in h.get_output_queue()]
+    return events, seconds, h.log_stream.getvalue()
+
+
+def raw_row(event: dict) -> tuple[str, ...]:
+    """The CSV fields of the row an IntelMQ event came from (its `raw` is header + row)."""
+    text = base64.b64decode(event["raw"]).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text), dialect="unix"))
+    return tuple(rows[1]) if len(rows) > 1 else ()
+
+
+def replicate(text: str, n: int) -> str:
+    header, _, body = text.partition("\n")
+    body = body if body.endswith("\n") or not body else body + "\n"
+    return header + "\n" + body * n
+
+
+# ------------------------------------------------------------------ compare
+
+
+def same(field: str, a, b) -> bool:
+    if field in TIME_FIELDS and isinstance(a, str) and isinstance(b, str):
+        try:
+            ta = datetime.fromisoformat(a.replace("Z", "+00:00"))
+            tb = datetime.fromisoformat(b.replace("Z", "+00:00"))
+            return ta.astimezone(timezone.utc) == tb.astimezone(timezone.utc)
+        except ValueError:
+            return False
+    # 1 == 1.0 in Python, but True == 1 must not pass: compare types of bools.
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    return a == b
+
+
+def diff_rows(muster: list[dict], intelmq_by_file: dict[str, list[dict]]) -> tuple[int, list[dict]]:
+    diffs: list[dict] = []
+    compared = 0
+    pending: dict[str, dict[tuple, deque]] = {}
+    for name, events in intelmq_by_file.items():
+        by_row: dict[tuple, deque] = defaultdict(deque)
+        for e in events:
+            by_row[raw_row(e)].append(e)
+        pending[name] = by_row
+    for m in muster:
+        where = f"{m['file']}:{m['line']}"
+        theirs_q = pending.get(m["file"], {}).get(tuple(m["row"]))
+        theirs = theirs_q.popleft() if theirs_q else None
+        ours = m.get("event")
+        if theirs is None and ours is None:
+            compared += 1  # both rejected the row
+            continue
+        if theirs is None:
+            diffs.append({"row": where, "field": "*", "muster": "event", "intelmq": "no event (row failed)"})
+            continue
+        if ours is None:
+            diffs.append({"row": where, "field": "*", "muster": m.get("error"), "intelmq": "event"})
+            continue
+        compared += 1
+        for field in sorted((set(ours) | set(theirs)) - IGNORED_FIELDS):
+            a, b = ours.get(field), theirs.get(field)
+            if not same(field, a, b):
+                diffs.append({"row": where, "field": field, "muster": a, "intelmq": b})
+    for name, by_row in pending.items():
+        for q in by_row.values():
+            for e in q:
+                diffs.append({"row": f"{name}:?", "field": "*", "muster": "no row", "intelmq": "event"})
+    return compared, diffs
+
+
+# --------------------------------------------------------------------- main
+
+
+def main() -> int:
+    args = parse_args()
+    files = sorted(args.samples.glob("*.csv"))
+    if not files:
+        sys.exit(f"no CSV reports under {args.samples}")
+    version, harness, utils, parameters = load_intelmq(args.schema)
+    texts = {f.name: f.read_text(encoding="utf-8") for f in files}
+    sample_rows = sum(max(t.strip().count("\n"), 0) for t in texts.values())
+
+    # Differential check on the rows as they are.
+    binary = muster_binary(args)
+    ours = muster_events(binary, files)
+    theirs: dict[str, list[dict]] = {}
+    intelmq_errors = 0
+    for name, text in texts.items():
+        events, _, log = intelmq_run(harness, utils, parameters, name, text)
+        theirs[name] = events
+        intelmq_errors += log.count(" - ERROR - ")
+    compared, diffs = diff_rows(ours, theirs)
+
+    # Speed, on the same mix of reports replicated in memory.
+    replicate_n = max(1, math.ceil(args.intelmq_rows / max(len(ours), 1)))
+    intelmq_rows, intelmq_seconds = 0, 0.0
+    for name, text in texts.items():
+        events, seconds, _ = intelmq_run(harness, utils, parameters, name, replicate(text, replicate_n))
+        intelmq_rows += len(events)
+        intelmq_seconds += seconds
+    muster = muster_timing(binary, files, replicate_n * args.muster_factor, args.rounds)
+    intelmq_rate = intelmq_rows / intelmq_seconds
+    ratio = muster["rows_per_s"] / intelmq_rate
+
+    by_field: dict[str, int] = defaultdict(int)
+    for d in diffs:
+        by_field[d["field"]] += 1
+    for d in diffs[: args.max_listed]:
+        print(f"DIFF {d['row']} {d['field']}: muster={d['muster']!r} intelmq={d['intelmq']!r}")
+    summary = {
+        "intelmq_version": version,
+        "report_files": len(files),
+        "sample_rows": len(ours),
+        "rows_compared": compared,
+        "rows_with_differences": len({d["row"] for d in diffs}),
+        "differences": len(diffs),
+        "differences_by_field": dict(sorted(by_field.items(), key=lambda kv: -kv[1])),
+        "ignored_fields": sorted(IGNORED_FIELDS),
+        "intelmq_log_errors": intelmq_errors,
+        "replicate": {"intelmq": replicate_n, "muster": replicate_n * args.muster_factor},
+        "intelmq": {"rows": intelmq_rows, "seconds": round(intelmq_seconds, 3), "rows_per_s": round(intelmq_rate)},
+        "muster": {
+            "rows": muster["rows"],
+            "rejected": muster["rejected"],
+            "seconds": round(muster["seconds"], 4),
+            "rows_per_s": round(muster["rows_per_s"]),
+        },
+        "speed_ratio": round(ratio, 1),
+        "sample_rows_in_files": sample_rows,
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "differences": diffs}, indent=2) + "\n")
+    return 0 if not diffs and ratio >= args.min_ratio else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
