@@ -55,9 +55,6 @@ impl Report {
         if let Ok(t) = muster_core::taxonomy::RsitType::parse(k.rsit_type) {
             e.insert("classification.taxonomy".into(), t.class().as_str().into());
         }
-        if let Some(app) = k.application {
-            e.insert("protocol.application".into(), app.into());
-        }
         let mut url_host = None;
         let mut url_path = None;
         for (col, raw) in self.header.iter().zip(row) {
@@ -85,6 +82,13 @@ impl Report {
                 }
                 _ => map_column(&mut e, col, v),
             }
+        }
+        // IntelMQ applies a report's constant fields last, over any column.
+        if let Some(app) = k.application {
+            e.insert("protocol.application".into(), app.into());
+        }
+        if let Some(transport) = k.transport {
+            e.insert("protocol.transport".into(), transport.into());
         }
         match (url_host, url_path) {
             (Some(host), Some(path)) => {
