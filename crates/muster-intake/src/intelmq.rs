@@ -4,6 +4,9 @@
 //! `classification.type`, `feed.name`, `time.source`). The Shadowserver
 //! parser builds IntelMQ events and imports them through here.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
 
 use crate::alert::{Alert, Format, Rule, Severity};
@@ -22,8 +25,7 @@ pub type Event = Map<String, Value>;
 /// Malformed JSON, or a field with a wrong type or invalid value (named).
 pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
     let r = JsonRecord::parse(record, options)?;
-    let event = flatten(&r.root);
-    let mut alert = import(&event, Format::Intelmq, options)?;
+    let mut alert = import_owned(flatten(&r.root), Format::Intelmq, options)?;
     alert.original = record.to_vec();
     Ok(alert)
 }
@@ -82,6 +84,16 @@ fn text(e: &Event, key: &str) -> Option<String> {
 /// An unknown `classification.type`, an unparseable `time.source`, a bad
 /// port, or a wrong-typed field.
 pub fn import(e: &Event, format: Format, options: &ParseOptions) -> Result<Alert, Reject> {
+    import_owned(e.clone(), format, options)
+}
+
+/// As [`import`], taking the event so that its unmapped fields move into
+/// `extra` instead of being copied (Shadowserver rows go through here).
+///
+/// # Errors
+/// As [`import`].
+pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Result<Alert, Reject> {
+    let e = &event;
     for (k, v) in e {
         if matches!(v, Value::Object(_) | Value::Array(_)) && !k.starts_with("extra") {
             return Err(Reject::wrong_type(k.clone(), "a scalar"));
@@ -154,15 +166,17 @@ pub fn import(e: &Event, format: Format, options: &ParseOptions) -> Result<Alert
         alert.last_seen = t.max(alert.first_seen);
     }
     alert.host = text(e, "extra.host");
-    for (k, v) in e {
-        let consumed = KNOWN_FIELDS.contains(&k.as_str()) || OBSERVABLE_FIELDS.iter().any(|(f, _, _)| f == k);
-        if !consumed && !v.is_null() {
-            alert.extra.insert(k.clone().into(), v.clone());
+    let identity: Vec<(&str, String)> = IDENTITY_FIELDS.iter().filter_map(|f| text(e, f).map(|v| (*f, v))).collect();
+    let identity: Vec<(&str, &str)> = identity.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Per field of every event: a set, not two linear scans of string compares.
+    static CONSUMED: LazyLock<HashSet<&'static str>> =
+        LazyLock::new(|| KNOWN_FIELDS.iter().copied().chain(OBSERVABLE_FIELDS.iter().map(|(f, _, _)| *f)).collect());
+    for (k, v) in event {
+        if !CONSUMED.contains(k.as_str()) && !v.is_null() {
+            alert.extra.insert(k.into(), v);
         }
     }
     options.apply_markings(&mut alert);
-    let identity: Vec<(&str, String)> = IDENTITY_FIELDS.iter().filter_map(|f| text(e, f).map(|v| (*f, v))).collect();
-    let identity: Vec<(&str, &str)> = identity.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Ok(alert.seal(&identity))
 }
 

@@ -128,7 +128,7 @@ impl Report {
     /// As [`Report::event`], plus invalid values found while importing.
     pub fn parse_row(&self, row: &[&str], options: &ParseOptions) -> Result<Alert, Reject> {
         let e = self.event(row, options)?;
-        let mut alert = intelmq::import(&e, Format::Shadowserver, options)?;
+        let mut alert = intelmq::import_owned(e, Format::Shadowserver, options)?;
         alert.extra.insert("report".into(), self.kind.file.into());
         alert.original = row.join(",").into_bytes();
         Ok(alert)
