@@ -9,6 +9,13 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (e) => { if (!confirm(form.dataset.confirm)) e.preventDefault(); });
   }
+  // "Back" links on error pages (the CSP forbids javascript: URLs); without
+  // script, or with no page to return to, they lead home.
+  for (const a of document.querySelectorAll("a[data-back]")) {
+    a.addEventListener("click", (e) => {
+      if (history.length > 1) { e.preventDefault(); history.back(); }
+    });
+  }
   // Copy buttons.
   for (const btn of document.querySelectorAll("button[data-copy]")) {
     btn.addEventListener("click", () => {

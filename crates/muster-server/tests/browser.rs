@@ -1,0 +1,440 @@
+//! Browser tests: headless Chromium driven through WebDriver (`fantoccini`)
+//! against the real server on 127.0.0.1 with a fresh SQLite store.
+//!
+//! `scripts/test` starts chromedriver and sets `MUSTER_TEST_WEBDRIVER`; without
+//! it these tests skip, unless `MUSTER_REQUIRE_BROWSER` says a browser is
+//! required. Each step leaves a screenshot in
+//! `test-output/browser/<test-name>/NN-step.png`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use muster_core::Role;
+use serde_json::json;
+
+/// How long a page may take to appear after a click before the test fails.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The WebDriver URL, or `None` when the test should skip.
+fn webdriver_url() -> Option<String> {
+    match std::env::var("MUSTER_TEST_WEBDRIVER") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("MUSTER_REQUIRE_BROWSER").is_none(),
+                "MUSTER_REQUIRE_BROWSER is set but MUSTER_TEST_WEBDRIVER is not; run scripts/test, \
+                 or start chromedriver and set MUSTER_TEST_WEBDRIVER=http://127.0.0.1:<port>"
+            );
+            eprintln!("skipping browser test: MUSTER_TEST_WEBDRIVER is not set (scripts/test sets it)");
+            None
+        }
+    }
+}
+
+/// One headless Chromium session pointed at one test server.
+struct Browser {
+    c: Client,
+    base: String,
+    shots: PathBuf,
+    step: AtomicU32,
+}
+
+impl Browser {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Opens `path` on the test server.
+    async fn goto(&self, path: &str) {
+        self.c.goto(&self.url(path)).await.unwrap_or_else(|e| panic!("open {path}: {e}"));
+    }
+
+    /// The path of the page shown now.
+    async fn path(&self) -> String {
+        self.c.current_url().await.expect("current URL").path().to_owned()
+    }
+
+    async fn find(&self, css: &str) -> Element {
+        match self.c.find(Locator::Css(css)).await {
+            Ok(el) => el,
+            Err(e) => {
+                let path = self.path().await;
+                let body = self.body_text().await;
+                panic!("no element {css} on {path}: {e}\npage text:\n{body}")
+            }
+        }
+    }
+
+    async fn exists(&self, css: &str) -> bool {
+        !self.c.find_all(Locator::Css(css)).await.expect("find_all").is_empty()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("element text").trim().to_owned()
+    }
+
+    async fn body_text(&self) -> String {
+        match self.c.find(Locator::Css("body")).await {
+            Ok(b) => b.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let el = self.find(css).await;
+        el.clear().await.expect("clear field");
+        el.send_keys(value).await.unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    /// Runs `action`, which must make the browser load a new document, and
+    /// waits until the old one is gone (a POST to the same URL counts too).
+    async fn navigating<F: Future<Output = Result<(), fantoccini::error::CmdError>>>(&self, what: &str, action: F) {
+        let old = self.find("html").await;
+        action.await.unwrap_or_else(|e| panic!("{what}: {e}"));
+        let start = Instant::now();
+        loop {
+            match old.tag_name().await {
+                Err(e) if e.is_stale_element_reference() || e.is_no_such_element() => break,
+                Err(e) => panic!("{what}: waiting for the next page: {e}"),
+                Ok(_) => {}
+            }
+            assert!(start.elapsed() < PAGE_TIMEOUT, "{what}: no new page after {PAGE_TIMEOUT:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Commands wait for the new document to load; this one also proves it is there.
+        self.c.wait().at_most(PAGE_TIMEOUT).for_element(Locator::Css("body")).await.expect("new page has a body");
+    }
+
+    /// Clicks the element and waits for the page it leads to.
+    async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        self.navigating(&format!("click {css}"), el.click()).await;
+    }
+
+    /// Saves a screenshot as `NN-name.png`.
+    async fn shot(&self, name: &str) {
+        let n = self.step.fetch_add(1, Ordering::Relaxed) + 1;
+        let png = self.c.screenshot().await.expect("screenshot");
+        let file = self.shots.join(format!("{n:02}-{name}.png"));
+        std::fs::write(&file, png).unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
+    }
+
+    /// Fills and submits the login form; the caller checks where it leads.
+    async fn log_in(&self, username: &str, password: &str) {
+        if self.path().await != "/login" {
+            self.goto("/login").await;
+        }
+        self.fill("#username", username).await;
+        self.fill("#password", password).await;
+        self.click("#login-submit").await;
+    }
+
+    async fn h1(&self) -> String {
+        self.text("h1").await
+    }
+
+    /// The text of the selected option of a `<select>`.
+    async fn selected_option(&self, select_css: &str) -> String {
+        self.text(&format!("{select_css} option:checked")).await
+    }
+}
+
+/// Starts Chromium for `test`, runs `scenario` with it and closes the browser
+/// even when the scenario fails, then re-raises the failure.
+async fn with_browser<F, Fut>(test: &str, server: &TestServer, scenario: F)
+where
+    F: FnOnce(Browser) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(webdriver) = webdriver_url() else { return };
+    let profile = tempfile::tempdir().expect("temp dir for the Chromium profile");
+    let args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .chain([format!("--user-data-dir={}", profile.path().display())])
+    .collect::<Vec<_>>();
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("chrome"));
+    caps.insert("goog:chromeOptions".into(), json!({ "binary": "/usr/bin/chromium", "args": args }));
+    // Both of rustls' providers are compiled in (see the workspace manifest), so choose one;
+    // another test thread may have done so already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = ClientBuilder::rustls()
+        .expect("TLS roots for the WebDriver client")
+        .capabilities(caps)
+        .connect(&webdriver)
+        .await
+        .unwrap_or_else(|e| panic!("start Chromium through chromedriver at {webdriver}: {e}"));
+
+    let shots = muster_testkit::output_dir(&format!("browser/{test}"));
+    for old in std::fs::read_dir(&shots).expect("list screenshot folder").flatten() {
+        if old.path().extension().is_some_and(|e| e == "png") {
+            std::fs::remove_file(old.path()).ok();
+        }
+    }
+    let browser = Browser { c: client.clone(), base: server.base.clone(), shots, step: AtomicU32::new(0) };
+    // A panic inside the task becomes a JoinError, so the browser is closed either way.
+    let outcome = tokio::spawn(scenario(browser)).await;
+    if let Err(e) = client.close().await {
+        eprintln!("closing Chromium failed: {e}");
+    }
+    drop(profile);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_first_login_changes_password_creates_user_and_logs_out() {
+    let server = TestServer::start().await;
+    let one_time = server.admin_password.clone();
+    with_browser("admin_first_login_changes_password_creates_user_and_logs_out", &server, |b| async move {
+        // Anonymous visitors are sent to the login page.
+        b.goto("/").await;
+        assert_eq!(b.path().await, "/login");
+        assert!(b.exists("#login-form").await);
+        b.shot("login-page").await;
+
+        b.log_in("admin", &one_time).await;
+        assert_eq!(b.path().await, "/account/password", "a one-time password leads to the password page");
+        assert!(b.text("#forced-notice").await.contains("one-time password"));
+        b.shot("forced-password-page").await;
+
+        // Every other page sends the user back here until the password is changed.
+        b.goto("/alerts").await;
+        assert_eq!(b.path().await, "/account/password");
+
+        let new_password = "correct horse battery staple";
+        b.fill("#current_password", &one_time).await;
+        b.fill("#new_password", new_password).await;
+        b.fill("#confirm_password", new_password).await;
+        b.click("#password-submit").await;
+        assert_eq!(b.path().await, "/");
+        assert_eq!(b.h1().await, "Platform operator");
+        assert_eq!(b.text("#current-org").await, "Platform operator");
+        assert_eq!(b.text("#current-user").await, "admin");
+        assert_eq!(b.text("#users-in-org").await, "1");
+        b.shot("home").await;
+
+        // Every area in the navigation.
+        let areas = [
+            ("Alerts", "/alerts", "Alerts"),
+            ("Incidents", "/incidents", "Incidents"),
+            ("Playbooks", "/playbooks", "Playbooks"),
+            ("Intel", "/intel", "Intel"),
+            ("Coordination", "/coordination", "Coordination"),
+            ("Reports", "/reports", "Reports"),
+            ("Admin", "/admin/users", "Users"),
+        ];
+        for (label, path, h1) in areas {
+            let link = b.c.find(Locator::LinkText(label)).await.unwrap_or_else(|e| panic!("nav link {label}: {e}"));
+            b.navigating(&format!("nav {label}"), link.click()).await;
+            assert_eq!(b.path().await, path, "nav link {label}");
+            assert_eq!(b.h1().await, h1, "heading of {path}");
+            let current = b.text("nav.areas a[aria-current=page]").await;
+            assert_eq!(current, label, "{label} is marked as the current area");
+            b.shot(&format!("area-{}", label.to_lowercase())).await;
+        }
+
+        // Admin → Users → add a user.
+        b.click("nav.sub a[href='/admin/users']").await;
+        assert_eq!(b.h1().await, "Users");
+        assert!(b.exists("#users tr[data-username=admin]").await);
+        assert!(!b.exists("#users tr[data-username='ana.lyst']").await);
+        b.fill("#new-username", "ana.lyst").await;
+        b.fill("#new-display-name", "Ana Lyst").await;
+        b.find("#new-role").await.select_by_label("analyst").await.expect("choose role");
+        let ana_one_time = "ana-one-time-pass-1";
+        b.fill("#new-password", ana_one_time).await;
+        b.shot("user-form-filled").await;
+        b.click("#user-submit").await;
+        assert_eq!(b.path().await, "/admin/users");
+        assert!(b.text("#notice").await.starts_with("User created."));
+        let row = b.text("#users tr[data-username='ana.lyst']").await;
+        for want in ["ana.lyst", "Ana Lyst", "Platform operator", "analyst", "active"] {
+            assert!(row.contains(want), "new user's row {row:?} lacks {want:?}");
+        }
+        b.shot("user-created").await;
+
+        // Log out: back on the login page, and the session is gone.
+        b.click("#logout").await;
+        assert_eq!(b.path().await, "/login");
+        assert!(b.exists("#login-form").await);
+        b.shot("logged-out").await;
+        b.goto("/admin/users").await;
+        assert_eq!(b.path().await, "/login", "the old session no longer opens pages");
+
+        // The new user logs in with the one-time password and must change it.
+        b.log_in("ana.lyst", ana_one_time).await;
+        assert_eq!(b.path().await, "/account/password");
+        assert!(b.exists("#forced-notice").await);
+        assert_eq!(b.text("#current-user").await, "ana.lyst");
+        b.shot("new-user-forced-password").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_shows_error_and_keeps_user_on_login() {
+    let server = TestServer::start().await;
+    let org = server.org("cert-wp").await;
+    server.user("wanda", org.id, Role::Analyst, "wandas-real-password").await;
+    with_browser("wrong_password_shows_error_and_keeps_user_on_login", &server, |b| async move {
+        b.goto("/login").await;
+        let focused = b.c.active_element().await.unwrap().attr("id").await.unwrap();
+        assert_eq!(focused.as_deref(), Some("username"), "an empty login form starts at the username");
+        b.log_in("wanda", "not-her-password").await;
+        assert_eq!(b.path().await, "/login");
+        assert_eq!(b.text("#login-error").await, "Unknown username or wrong password.");
+        assert_eq!(b.find("#username").await.prop("value").await.unwrap().as_deref(), Some("wanda"));
+        assert_eq!(b.find("#password").await.prop("value").await.unwrap().as_deref(), Some(""));
+        let focused = b.c.active_element().await.unwrap().attr("id").await.unwrap();
+        assert_eq!(focused.as_deref(), Some("password"), "the password field has the focus for the retry");
+        assert!(!b.exists("#logout").await, "no session after a failed login");
+        b.shot("wrong-password").await;
+
+        // Still not logged in.
+        b.goto("/").await;
+        assert_eq!(b.path().await, "/login");
+
+        // One mistake does not lock the account: the right password works.
+        b.log_in("wanda", "wandas-real-password").await;
+        assert_eq!(b.path().await, "/");
+        assert_eq!(b.h1().await, "Org cert-wp");
+        b.shot("then-right-password").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinator_switches_organisation() {
+    let server = TestServer::start().await;
+    let home = server.org("cert-home").await;
+    let other = server.org("cert-other").await;
+    let coord = server.user("cora", home.id, Role::Coordinator, "coras-long-password").await;
+    server.store.add_membership(coord.id, other.id, Role::Coordinator).await.unwrap();
+    let other_id = other.id.to_string();
+    let home_id = home.id.to_string();
+    with_browser("coordinator_switches_organisation", &server, |b| async move {
+        b.log_in("cora", "coras-long-password").await;
+        assert_eq!(b.path().await, "/");
+        assert_eq!(b.h1().await, "Org cert-home");
+        assert_eq!(b.selected_option("#org-select").await, "Org cert-home");
+        let options = b.c.find_all(Locator::Css("#org-select option")).await.unwrap();
+        assert_eq!(options.len(), 2, "both memberships are offered");
+        b.shot("home-org").await;
+
+        // Choosing an organisation submits the switcher (static/app.js).
+        let select = b.find("#org-select").await;
+        b.navigating("switch organisation", select.select_by_value(&other_id)).await;
+        assert_eq!(b.path().await, "/");
+        assert_eq!(b.h1().await, "Org cert-other");
+        assert_eq!(b.selected_option("#org-select").await, "Org cert-other");
+        assert_eq!(b.find("#org-select").await.prop("value").await.unwrap().as_deref(), Some(other_id.as_str()));
+        b.shot("other-org").await;
+
+        // The choice holds for later pages, and switching returns to the page it was made on.
+        b.goto("/incidents").await;
+        assert_eq!(b.selected_option("#org-select").await, "Org cert-other");
+        let select = b.find("#org-select").await;
+        b.navigating("switch back", select.select_by_value(&home_id)).await;
+        assert_eq!(b.path().await, "/incidents");
+        assert_eq!(b.selected_option("#org-select").await, "Org cert-home");
+        b.goto("/").await;
+        assert_eq!(b.h1().await, "Org cert-home");
+        b.shot("switched-back").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_created_in_ui_is_shown_once_and_works_for_the_api() {
+    let server = TestServer::start().await;
+    let org = server.org("cert-tok").await;
+    server.user("tess", org.id, Role::Admin, "tess-long-password").await;
+    let api_base = server.base.clone();
+    with_browser("token_created_in_ui_is_shown_once_and_works_for_the_api", &server, |b| async move {
+        b.log_in("tess", "tess-long-password").await;
+        assert_eq!(b.path().await, "/");
+        b.click("#nav-admin").await;
+        b.click("nav.sub a[href='/admin/tokens']").await;
+        assert_eq!(b.h1().await, "API tokens");
+        assert!(!b.exists("#new-token").await);
+        b.shot("tokens-page").await;
+
+        b.fill("#token-form input[name=name]", "siem-prod").await;
+        b.find("#token-form select[name=role]").await.select_by_label("analyst").await.expect("choose role");
+        b.click("#token-form button[type=submit]").await;
+        let secret = b.text("#new-token").await;
+        assert!(secret.starts_with("mst_") && secret.len() > 20, "a token secret is shown: {secret:?}");
+        let row = b.text("#tokens tbody tr").await;
+        assert!(row.contains("siem-prod") && row.contains("analyst") && row.contains("active"), "row {row:?}");
+        b.shot("token-shown-once").await;
+
+        // The token works for the API, as the user who made it, with the role chosen.
+        let me: serde_json::Value = reqwest::Client::new()
+            .get(format!("{api_base}/api/v1/me"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .expect("/api/v1/me accepts the new token")
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["username"], "tess");
+        assert_eq!(me["authenticated_by"], "token");
+        assert_eq!(me["role"], "analyst");
+        assert_eq!(me["organisation"]["slug"], "cert-tok");
+
+        // Opening the page again shows the token's row but never its secret.
+        b.goto("/admin/tokens").await;
+        assert!(!b.exists("#new-token").await);
+        assert!(b.text("#tokens tbody tr").await.contains("siem-prod"));
+        let source = b.c.source().await.unwrap();
+        assert!(!source.contains(&secret), "the secret is on the page again");
+        b.shot("token-hidden-after-reload").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_page_shows_error_page_whose_back_link_returns() {
+    let server = TestServer::start().await;
+    let org = server.org("cert-err").await;
+    server.user("eric", org.id, Role::Analyst, "erics-long-password").await;
+    with_browser("unknown_page_shows_error_page_whose_back_link_returns", &server, |b| async move {
+        b.log_in("eric", "erics-long-password").await;
+        b.goto("/reports").await;
+        b.goto("/no-such-page").await;
+        assert_eq!(b.h1().await, "404 Not Found");
+        assert!(b.text("#error-message").await.contains("/no-such-page"));
+        b.shot("not-found").await;
+        // The CSP forbids `javascript:` links; static/app.js makes this one go back.
+        b.click("#error-back").await;
+        assert_eq!(b.path().await, "/reports", "Back returns to the page before the error");
+        assert_eq!(b.h1().await, "Reports");
+    })
+    .await;
+}
