@@ -106,10 +106,10 @@ impl IntoResponse for AppError {
             other => other.to_string(),
         };
         let mut resp = (status, axum::Json(json!({ "error": { "code": code, "message": message } }))).into_response();
-        if let AppError::TooManyRequests(secs) = self {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let AppError::TooManyRequests(secs) = self
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }

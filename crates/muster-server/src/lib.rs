@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -76,8 +76,7 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(CatchPanicLayer::custom(|_| AppError::Internal("a handler panicked".into()).into_response()));
     for (name, value) in security_headers {
-        app =
-            app.layer(SetResponseHeaderLayer::if_not_present(HeaderName::from(name), HeaderValue::from_static(value)));
+        app = app.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
     app.with_state(state)
 }
@@ -93,7 +92,7 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
-    let e = AppError::NotFound(format!("{}", uri.path()));
+    let e = AppError::NotFound(uri.path().to_owned());
     if uri.path().starts_with("/api/") { e.into_response() } else { ui::error_page(&e) }
 }
 

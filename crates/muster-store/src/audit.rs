@@ -54,18 +54,11 @@ impl AuditVerdict {
     }
 }
 
-fn entry_hash(
-    prev: &str,
-    seq: i64,
-    at: i64,
-    actor: &str,
-    org: Option<&str>,
-    action: &str,
-    target: &str,
-    detail: &str,
-) -> String {
+/// The hash of an entry: its link to the previous entry, its position and time,
+/// and its fields (actor, organisation, action, target, detail), each length-prefixed.
+fn entry_hash(prev: &str, seq: i64, at: i64, fields: [&str; 5]) -> String {
     let mut h = Sha256::new();
-    for part in [prev, &seq.to_string(), &at.to_string(), actor, org.unwrap_or(""), action, target, detail] {
+    for part in [prev, &seq.to_string(), &at.to_string()].into_iter().chain(fields) {
         h.update(part.len().to_le_bytes());
         h.update(part.as_bytes());
     }
@@ -105,7 +98,8 @@ impl Store {
         let prev: String = head.try_get("hash")?;
         let at = now_ms();
         let detail = e.detail.to_string();
-        let hash = entry_hash(&prev, seq, at, &e.actor, e.org.as_deref(), &e.action, &e.target, &detail);
+        let hash =
+            entry_hash(&prev, seq, at, [&e.actor, e.org.as_deref().unwrap_or(""), &e.action, &e.target, &detail]);
         sqlx::query(
             "INSERT INTO audit_log (seq, at, actor, org_id, action, target, detail, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -174,7 +168,12 @@ impl Store {
                 if e.prev_hash != prev {
                     problems.push(format!("entry {}: previous-hash link is broken", e.seq));
                 }
-                let h = entry_hash(&e.prev_hash, e.seq, at, &e.actor, e.org.as_deref(), &e.action, &e.target, &detail);
+                let h = entry_hash(
+                    &e.prev_hash,
+                    e.seq,
+                    at,
+                    [&e.actor, e.org.as_deref().unwrap_or(""), &e.action, &e.target, &detail],
+                );
                 if h != e.hash {
                     problems.push(format!("entry {}: content does not match its hash (edited)", e.seq));
                 }
@@ -206,8 +205,8 @@ mod tests {
 
     #[test]
     fn hash_separates_fields_unambiguously() {
-        let a = entry_hash("p", 1, 2, "ab", None, "c", "t", "{}");
-        let b = entry_hash("p", 1, 2, "a", Some("b"), "c", "t", "{}");
+        let a = entry_hash("p", 1, 2, ["ab", "", "c", "t", "{}"]);
+        let b = entry_hash("p", 1, 2, ["a", "b", "c", "t", "{}"]);
         assert_ne!(a, b);
     }
 }

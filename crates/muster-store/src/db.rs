@@ -81,10 +81,10 @@ impl Store {
                 (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite, Some(path))
             }
         };
-        if let Some(parent) = sqlite_path.as_deref().and_then(Path::parent) {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)?;
-            }
+        if let Some(parent) = sqlite_path.as_deref().and_then(Path::parent)
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
         }
         let connect = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
         let pool = AnyPoolOptions::new()
