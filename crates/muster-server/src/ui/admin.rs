@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use muster_core::{OrgId, OrgKind, Role, Sector, Tlp};
 use serde::Deserialize;
 
-use super::{Nav, PageResult, UiPrincipal, render};
+use super::{Nav, Opt, PageResult, UiPrincipal, options, render};
 use crate::error::{AppError, Form, Path, Query};
 use crate::state::AppState;
 use crate::visibility::{can_administer, visible};
@@ -70,7 +70,7 @@ struct OrgsPage {
     rows: Vec<OrgRow>,
     kinds: &'static [&'static str],
     sectors: &'static [&'static str],
-    tlps: &'static [&'static str],
+    tlps: Vec<Opt>,
 }
 
 async fn orgs_view(
@@ -92,7 +92,8 @@ async fn orgs_view(
             operator: o.operator,
         })
         .collect();
-    let nav = ui.nav(state, "admin").await;
+    let mut nav = ui.nav(state, "admin").await;
+    nav.sub = "organisations";
     let page = OrgsPage {
         nav,
         notice,
@@ -100,7 +101,7 @@ async fn orgs_view(
         rows,
         kinds: OrgKind::NAMES,
         sectors: Sector::NAMES,
-        tlps: Tlp::NAMES,
+        tlps: options(Tlp::NAMES, Tlp::Amber.as_str()),
     };
     let mut resp = render(&page);
     if error.is_some() {
@@ -182,12 +183,30 @@ pub struct UserRow {
 struct UsersPage {
     nav: Nav,
     notice: Option<&'static str>,
+    error: Option<String>,
     rows: Vec<UserRow>,
-    roles: &'static [&'static str],
+    roles: Vec<Opt>,
     orgs: Vec<(String, String)>,
+    form: UserFormValues,
 }
 
-async fn users_page(State(state): State<AppState>, ui: UiPrincipal, Query(n): Query<Notice>) -> PageResult {
+/// What the add-user form shows: empty, or what was typed when it was refused.
+#[derive(Default)]
+pub struct UserFormValues {
+    username: String,
+    display_name: String,
+    email: String,
+    role: String,
+    organisation_id: String,
+}
+
+async fn users_view(
+    state: &AppState,
+    ui: &UiPrincipal,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    form: UserFormValues,
+) -> PageResult {
     let p = &ui.0;
     let org_names: Vec<(OrgId, String)> = state.store.list_orgs().await?.into_iter().map(|o| (o.id, o.name)).collect();
     let name_of =
@@ -213,14 +232,23 @@ async fn users_page(State(state): State<AppState>, ui: UiPrincipal, Query(n): Qu
     } else {
         vec![(p.org.id.to_string(), p.org.name.clone())]
     };
-    let page = UsersPage {
-        notice: notice_text(n.ok.as_deref()),
-        rows,
-        roles: Role::NAMES,
-        orgs,
-        nav: ui.nav(&state, "admin").await,
+    let form = UserFormValues {
+        role: if form.role.is_empty() { "analyst".into() } else { form.role },
+        organisation_id: if form.organisation_id.is_empty() { p.org.id.to_string() } else { form.organisation_id },
+        ..form
     };
-    Ok(render(&page))
+    let mut nav = ui.nav(state, "admin").await;
+    nav.sub = "users";
+    let failed = error.is_some();
+    let mut resp = render(&UsersPage { notice, error, rows, roles: options(Role::NAMES, &form.role), orgs, form, nav });
+    if failed {
+        *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+async fn users_page(State(state): State<AppState>, ui: UiPrincipal, Query(n): Query<Notice>) -> PageResult {
+    users_view(&state, &ui, notice_text(n.ok.as_deref()), None, UserFormValues::default()).await
 }
 
 #[derive(Deserialize)]
@@ -238,19 +266,36 @@ pub struct UserForm {
 
 async fn user_create(State(state): State<AppState>, ui: UiPrincipal, Form(f): Form<UserForm>) -> PageResult {
     ui.check_csrf(&f.csrf)?;
-    let role: Role = f.role.parse().map_err(|e| AppError::Unprocessable(format!("role: {e}")))?;
-    let org: OrgId = crate::parse_id("organisation_id", &f.organisation_id)?;
-    let body = crate::api::users::CreateUser {
-        username: f.username.trim().to_owned(),
-        display_name: f.display_name,
-        email: Some(f.email).filter(|e| !e.trim().is_empty()),
-        role,
-        organisation_id: Some(org),
-        password: f.password,
-        temporary: Some(true),
+    let typed = UserFormValues {
+        username: f.username.clone(),
+        display_name: f.display_name.clone(),
+        email: f.email.clone(),
+        role: f.role.clone(),
+        organisation_id: f.organisation_id.clone(),
     };
-    crate::api::users::create_user(&state, &ui.0, body).await?;
-    Ok(ok("/admin/users", "user-created"))
+    let result = async {
+        let role: Role = f.role.parse().map_err(|e| AppError::Unprocessable(format!("role: {e}")))?;
+        let org: OrgId = crate::parse_id("organisation_id", &f.organisation_id)?;
+        let body = crate::api::users::CreateUser {
+            username: f.username.trim().to_owned(),
+            display_name: f.display_name,
+            email: Some(f.email).filter(|e| !e.trim().is_empty()),
+            role,
+            organisation_id: Some(org),
+            password: f.password,
+            temporary: Some(true),
+        };
+        crate::api::users::create_user(&state, &ui.0, body).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(ok("/admin/users", "user-created")),
+        // Errors the user can fix are shown above the form, with what they typed (not the password).
+        Err(e @ (AppError::Unprocessable(_) | AppError::Conflict(_))) => {
+            users_view(&state, &ui, None, Some(e.to_string()), typed).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -367,7 +412,9 @@ async fn tokens_view(
         })
         .collect();
     let roles = Role::ALL.iter().filter(|r| ui.0.role.at_least(**r)).map(|r| r.as_str()).collect();
-    Ok(render(&TokensPage { notice, new_token, rows, roles, nav: ui.nav(state, "admin").await }))
+    let mut nav = ui.nav(state, "admin").await;
+    nav.sub = "tokens";
+    Ok(render(&TokensPage { notice, new_token, rows, roles, nav }))
 }
 
 async fn tokens_page(State(state): State<AppState>, ui: UiPrincipal, Query(n): Query<Notice>) -> PageResult {
@@ -428,7 +475,7 @@ struct CirclesPage {
     notice: Option<&'static str>,
     rows: Vec<CircleRow>,
     orgs: Vec<(String, String)>,
-    tlps: &'static [&'static str],
+    tlps: Vec<Opt>,
     can_create: bool,
 }
 
@@ -453,9 +500,9 @@ async fn circles_page(State(state): State<AppState>, ui: UiPrincipal, Query(n): 
         notice: notice_text(n.ok.as_deref()),
         rows,
         orgs,
-        tlps: Tlp::NAMES,
+        tlps: options(Tlp::NAMES, Tlp::Amber.as_str()),
         can_create: p.role.at_least(Role::Coordinator),
-        nav: ui.nav(&state, "admin").await,
+        nav: Nav { sub: "circles", ..ui.nav(&state, "admin").await },
     };
     Ok(render(&page))
 }
@@ -527,5 +574,5 @@ async fn audit_page(State(state): State<AppState>, ui: UiPrincipal) -> PageResul
     } else {
         None
     };
-    Ok(render(&AuditPage { rows, verdict, nav: ui.nav(&state, "admin").await }))
+    Ok(render(&AuditPage { rows, verdict, nav: Nav { sub: "audit", ..ui.nav(&state, "admin").await } }))
 }

@@ -39,10 +39,26 @@ pub struct Nav {
     pub org_id: String,
     pub csrf: String,
     pub area: &'static str,
+    /// The admin sub-page, for marking the current entry of the admin menu.
+    pub sub: &'static str,
+    /// The user must replace a one-time password; the page hides navigation.
+    pub locked: bool,
     pub is_admin: bool,
     pub is_operator_admin: bool,
     /// (id, name) of every organisation the user may act for.
     pub orgs: Vec<(String, String)>,
+}
+
+/// One `<option>` of a select.
+pub struct Opt {
+    pub value: &'static str,
+    pub selected: bool,
+}
+
+/// The options for `names`, with `selected` marked.
+#[must_use]
+pub fn options(names: &'static [&'static str], selected: &str) -> Vec<Opt> {
+    names.iter().map(|n| Opt { value: n, selected: *n == selected }).collect()
 }
 
 /// A logged-in user on a UI page.
@@ -86,6 +102,8 @@ impl UiPrincipal {
             org_id: p.org.id.to_string(),
             csrf: p.csrf().to_owned(),
             area,
+            sub: "",
+            locked: p.user.must_change_password,
             is_admin: p.role == Role::Admin,
             is_operator_admin: p.is_operator_admin(),
             orgs,
@@ -147,6 +165,20 @@ pub type PageResult = Result<Response, PageError>;
 const APP_CSS: &str = include_str!("../../static/app.css");
 const APP_JS: &str = include_str!("../../static/app.js");
 
+/// Serves an embedded asset with a content-hash ETag, so browsers revalidate
+/// cheaply (304) and never run a stale script after an upgrade.
+fn asset(headers: &axum::http::HeaderMap, content_type: &'static str, body: &'static str) -> Response {
+    use sha2::{Digest, Sha256};
+    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(body.as_bytes()))[..16]);
+    let cached = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == etag);
+    let common = [(header::CACHE_CONTROL, "no-cache".to_owned()), (header::ETAG, etag)];
+    if cached {
+        (StatusCode::NOT_MODIFIED, common).into_response()
+    } else {
+        (common, [(header::CONTENT_TYPE, content_type)], body).into_response()
+    }
+}
+
 /// Every UI route.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -165,17 +197,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/docs", get(crate::openapi::page))
         .route(
             "/static/app.css",
-            get(|| async {
-                ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], APP_CSS)
-            }),
+            get(|h: axum::http::HeaderMap| async move { asset(&h, "text/css; charset=utf-8", APP_CSS) }),
         )
         .route(
             "/static/app.js",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")],
-                    APP_JS,
-                )
-            }),
+            get(|h: axum::http::HeaderMap| async move { asset(&h, "text/javascript; charset=utf-8", APP_JS) }),
         )
 }

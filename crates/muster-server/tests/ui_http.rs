@@ -1,0 +1,78 @@
+//! UI behaviour checked over plain HTTP (the browser tests cover the flows).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::TestServer;
+use muster_core::Role;
+
+#[tokio::test]
+async fn anonymous_pages_redirect_to_login_and_unknown_pages_are_html_404() {
+    let s = TestServer::start().await;
+    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for page in ["/", "/alerts", "/admin/users", "/admin/audit", "/account/password"] {
+        let r = c.get(s.url(page)).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{page}");
+        assert_eq!(r.headers()["location"], "/login", "{page}");
+    }
+    let r = c.get(s.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("<html"));
+    let r = c.get(s.url("/api/v1/no/such/route")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("\"not_found\""));
+}
+
+#[tokio::test]
+async fn refused_user_form_keeps_what_was_typed_and_says_why() {
+    let s = TestServer::start().await;
+    let org = s.org("org-a").await;
+    s.user("boss", org.id, Role::Admin, "boss password 12").await;
+    s.user("taken", org.id, Role::Analyst, "taken password 1").await;
+    let (c, csrf) = s.login("boss", "boss password 12").await;
+    let r = c
+        .post(s.url("/admin/users"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("username", "taken"),
+            ("display_name", "Second Taken"),
+            ("email", ""),
+            ("role", "observer"),
+            ("organisation_id", &org.id.to_string()),
+            ("password", "a long enough password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("already exists"), "says why");
+    assert!(page.contains("value=\"Second Taken\""), "keeps the name typed");
+    assert!(page.contains("<option selected>observer</option>"), "keeps the role chosen");
+    assert!(!page.contains("a long enough password"), "never echoes the password");
+}
+
+#[tokio::test]
+async fn static_assets_revalidate_with_an_etag_and_pages_carry_security_headers() {
+    let s = TestServer::start().await;
+    let c = reqwest::Client::new();
+    let r = c.get(s.url("/static/app.js")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let r = c.get(s.url("/static/app.js")).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), 304);
+    let r = c.get(s.url("/login")).send().await.unwrap();
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+}
+
+#[tokio::test]
+async fn secure_cookies_setting_marks_the_session_cookie_secure() {
+    let s = TestServer::start_with(common::Backend::Sqlite, |c| c.secure_cookies = true).await.unwrap();
+    let r = reqwest::get(s.url("/login")).await.unwrap();
+    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
+}
