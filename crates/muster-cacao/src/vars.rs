@@ -66,6 +66,11 @@ pub fn references(text: &str) -> impl Iterator<Item = &str> {
     REFERENCE.find_iter(text).map(|m| &text[m.start()..m.end() - ":value".len()])
 }
 
+/// Every `__name__:value` reference in `text`: its byte range and the name.
+pub fn reference_spans(text: &str) -> impl Iterator<Item = (std::ops::Range<usize>, &str)> {
+    REFERENCE.find_iter(text).map(|m| (m.range(), &text[m.start()..m.end() - ":value".len()]))
+}
+
 fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
 }

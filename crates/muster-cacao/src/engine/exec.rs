@@ -10,11 +10,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::host::{CommandFailure, CommandRequest, FailureKind, Host};
+use super::host::{FailureKind, Host};
 use super::record::{ExecutionRecord, ExecutionStatus, timestamp};
 use super::{Cancellation, EngineConfig, RunError, RunStatus};
 use crate::condition::Condition;
-use crate::model::{ActionStep, AgentTarget, CommandType, Playbook, Variables, WorkflowStep};
+use crate::model::{CommandType, Playbook, Variables, WorkflowStep};
+use crate::redact::Redactor;
 use crate::vars::{Scope, VarError};
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -39,17 +40,17 @@ enum BranchEnd {
 }
 
 /// How one step ended.
-struct Outcome {
-    status: ExecutionStatus,
-    text: Option<String>,
-    commands: Vec<String>,
-    assigned: BTreeMap<String, Value>,
-    executed_by: Option<String>,
-    automated: bool,
+pub(super) struct Outcome {
+    pub(super) status: ExecutionStatus,
+    pub(super) text: Option<String>,
+    pub(super) commands: Vec<String>,
+    pub(super) assigned: BTreeMap<String, Value>,
+    pub(super) executed_by: Option<String>,
+    pub(super) automated: bool,
 }
 
 impl Outcome {
-    fn ok() -> Self {
+    pub(super) fn ok() -> Self {
         Self {
             status: ExecutionStatus::SuccessfullyCompleted,
             text: None,
@@ -59,7 +60,7 @@ impl Outcome {
             automated: true,
         }
     }
-    fn fail(status: ExecutionStatus, text: impl Into<String>) -> Self {
+    pub(super) fn fail(status: ExecutionStatus, text: impl Into<String>) -> Self {
         Self { status, text: Some(text.into()), ..Self::ok() }
     }
     fn from_branch(end: BranchEnd) -> Self {
@@ -71,19 +72,19 @@ impl Outcome {
 }
 
 /// One playbook being run (the top level or a nested one).
-struct Frame {
-    pb: Arc<Playbook>,
+pub(super) struct Frame {
+    pub(super) pb: Arc<Playbook>,
     globals: Mutex<Variables>,
     depth: u32,
 }
 
 impl Frame {
-    fn globals(&self) -> MutexGuard<'_, Variables> {
+    pub(super) fn globals(&self) -> MutexGuard<'_, Variables> {
         // A poisoned lock only means another branch panicked; the map is still usable.
         self.globals.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn scope(&self, step: &WorkflowStep) -> Scope {
+    pub(super) fn scope(&self, step: &WorkflowStep) -> Scope {
         let mut scope = Scope::new(self.globals().clone());
         scope.push(step.common().step_variables.clone().unwrap_or_default());
         scope
@@ -91,15 +92,17 @@ impl Frame {
 }
 
 pub(super) struct Runner<H: Host> {
-    host: Arc<H>,
+    pub(super) host: Arc<H>,
     config: EngineConfig,
-    execution_id: uuid::Uuid,
+    pub(super) execution_id: uuid::Uuid,
     cancel: Cancellation,
     done: BTreeMap<String, ExecutionRecord>,
     steps: AtomicU64,
+    /// Secrets of the authentication info seen in this run, scrubbed from every record.
+    pub(super) secrets: Mutex<Redactor>,
 }
 
-fn failure_status(kind: FailureKind) -> ExecutionStatus {
+pub(super) fn failure_status(kind: FailureKind) -> ExecutionStatus {
     match kind {
         FailureKind::Failed => ExecutionStatus::Failed,
         FailureKind::ServerSideError => ExecutionStatus::ServerSideError,
@@ -108,7 +111,7 @@ fn failure_status(kind: FailureKind) -> ExecutionStatus {
     }
 }
 
-fn b64(s: &str) -> String {
+pub(super) fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
@@ -131,7 +134,10 @@ fn substitute_value(scope: &Scope, v: &mut Value) -> Result<(), VarError> {
     Ok(())
 }
 
-fn substituted<T: serde::Serialize + serde::de::DeserializeOwned>(scope: &Scope, item: &T) -> Result<T, String> {
+pub(super) fn substituted<T: serde::Serialize + serde::de::DeserializeOwned>(
+    scope: &Scope,
+    item: &T,
+) -> Result<T, String> {
     let mut v = serde_json::to_value(item).map_err(|e| e.to_string())?;
     substitute_value(scope, &mut v).map_err(|e| e.to_string())?;
     serde_json::from_value(v).map_err(|e| e.to_string())
@@ -145,7 +151,27 @@ impl<H: Host> Runner<H> {
         cancel: Cancellation,
         done: BTreeMap<String, ExecutionRecord>,
     ) -> Arc<Self> {
-        Arc::new(Self { host, config, execution_id, cancel, done, steps: AtomicU64::new(0) })
+        Arc::new(Self {
+            host,
+            config,
+            execution_id,
+            cancel,
+            done,
+            steps: AtomicU64::new(0),
+            secrets: Mutex::new(Redactor::new()),
+        })
+    }
+
+    /// Registers the secrets of every authentication info the playbook defines
+    /// (with the run's variables substituted), so no record can show them.
+    fn learn_secrets(&self, pb: &Playbook, globals: &Variables) {
+        let scope = Scope::new(globals.clone());
+        let mut secrets = self.secrets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for auth in pb.authentication_info_definitions.iter().flat_map(|m| m.values()) {
+            if let Ok(auth) = substituted(&scope, auth) {
+                secrets.add_auth(&auth);
+            }
+        }
     }
 
     /// Runs a whole playbook (top level or nested) and returns its status and final variables.
@@ -157,6 +183,7 @@ impl<H: Host> Runner<H> {
         depth: u32,
     ) -> BoxFut<'static, Result<(RunStatus, Variables), RunError>> {
         Box::pin(async move {
+            self.learn_secrets(&pb, &globals);
             let frame = Arc::new(Frame { pb: Arc::clone(&pb), globals: Mutex::new(globals), depth });
             let main = Arc::clone(&self).branch(Arc::clone(&frame), pb.workflow_start.clone(), prefix.clone()).await;
             let status = match main {
@@ -243,7 +270,7 @@ impl<H: Host> Runner<H> {
         outcome: &Outcome,
     ) -> ExecutionRecord {
         let elapsed = self.host.now() - start;
-        ExecutionRecord {
+        let mut record = ExecutionRecord {
             kind: "execution-status".into(),
             id: format!("execution-status--{}", uuid::Uuid::new_v5(&self.execution_id, occurrence.as_bytes())),
             workflow_step: step_id.to_owned(),
@@ -259,7 +286,9 @@ impl<H: Host> Runner<H> {
             playbook_id: frame.pb.id.clone(),
             occurrence: occurrence.to_owned(),
             assigned: outcome.assigned.clone(),
-        }
+        };
+        self.secrets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).scrub_record(&mut record);
+        record
     }
 
     /// Runs (or replays) one step and persists its records.
@@ -504,7 +533,7 @@ impl<H: Host> Runner<H> {
     }
 
     /// Assigns an output to the step variable or playbook variable `name`.
-    fn assign(
+    pub(super) fn assign(
         &self,
         frame: &Frame,
         step: &WorkflowStep,
@@ -526,107 +555,8 @@ impl<H: Host> Runner<H> {
         assigned.insert(name.to_owned(), value);
         Ok(())
     }
-
-    async fn action(
-        &self,
-        frame: &Frame,
-        id: &str,
-        step: &WorkflowStep,
-        a: &ActionStep,
-        occurrence: &str,
-    ) -> Result<Outcome, Stop> {
-        let scope = frame.scope(step);
-        let pb = &frame.pb;
-        let resolve = |target: &str| -> Result<(String, AgentTarget), String> {
-            let at = pb.agent_or_target(target).ok_or_else(|| format!("{target} is not defined"))?;
-            Ok((target.to_owned(), substituted(&scope, at)?))
-        };
-        let agent = match a.agent.as_deref().map(resolve).transpose() {
-            Ok(agent) => agent,
-            Err(e) => return Ok(Outcome::fail(ExecutionStatus::ClientSideError, e)),
-        };
-        let mut targets = Vec::new();
-        for t in a.targets.iter().flatten() {
-            match resolve(t) {
-                Ok(t) => targets.push(t),
-                Err(e) => return Ok(Outcome::fail(ExecutionStatus::ClientSideError, e)),
-            }
-        }
-        let authentication = match agent
-            .as_ref()
-            .and_then(|(_, at)| at.authentication_info.as_deref())
-            .and_then(|auth| pb.authentication_info(auth))
-            .map(|auth| substituted(&scope, auth))
-            .transpose()
-        {
-            Ok(a) => a,
-            Err(e) => return Ok(Outcome::fail(ExecutionStatus::ClientSideError, e)),
-        };
-        let mut in_args = BTreeMap::new();
-        for name in a.in_args.iter().flatten() {
-            let v = scope.get(name).and_then(|v| v.value.clone()).unwrap_or(Value::Null);
-            in_args.insert(name.clone(), v);
-        }
-        let out_args = a.out_args.clone().unwrap_or_default();
-        let mut outcome = Outcome::ok();
-        outcome.executed_by = a.agent.clone();
-        outcome.automated = !is_manual(step);
-        for cmd in &a.commands {
-            let command = match substituted(&scope, cmd) {
-                Ok(c) => c,
-                Err(e) => {
-                    return Ok(Outcome {
-                        commands: outcome.commands,
-                        ..Outcome::fail(ExecutionStatus::ClientSideError, e)
-                    });
-                }
-            };
-            outcome.commands.push(match (&command.command, &command.command_b64) {
-                (Some(c), _) => b64(c),
-                (None, Some(b)) => b.clone(),
-                (None, None) => b64(command.kind.as_str()),
-            });
-            let request = CommandRequest {
-                execution_id: self.execution_id,
-                playbook_id: pb.id.clone(),
-                step_id: id.to_owned(),
-                occurrence: occurrence.to_owned(),
-                command,
-                agent: agent.clone(),
-                targets: targets.clone(),
-                authentication: authentication.clone(),
-                in_args: in_args.clone(),
-                out_args: out_args.clone(),
-                timeout_ms: step.common().timeout,
-            };
-            let result = if cmd.kind == CommandType::Manual {
-                self.host.manual_task(request).await
-            } else {
-                self.host.run_command(request).await
-            };
-            match result {
-                Ok(out) => {
-                    for name in &out_args {
-                        if let Some(v) = out.variables.get(name)
-                            && let Err(e) = self.assign(frame, step, name, v.clone(), &mut outcome.assigned)
-                        {
-                            outcome.status = ExecutionStatus::ClientSideError;
-                            outcome.text = Some(e.to_string());
-                            return Ok(outcome);
-                        }
-                    }
-                }
-                Err(CommandFailure { kind, message }) => {
-                    outcome.status = failure_status(kind);
-                    outcome.text = Some(message);
-                    return Ok(outcome);
-                }
-            }
-        }
-        Ok(outcome)
-    }
 }
 
-fn is_manual(step: &WorkflowStep) -> bool {
+pub(super) fn is_manual(step: &WorkflowStep) -> bool {
     matches!(step, WorkflowStep::Action(a) if !a.commands.is_empty() && a.commands.iter().all(|c| c.kind == CommandType::Manual))
 }

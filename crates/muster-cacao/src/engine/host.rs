@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::record::ExecutionRecord;
-use crate::model::{AgentTarget, AuthenticationInfo, CommandData, Playbook};
+use crate::model::{AgentTarget, AuthenticationInfo, CommandData, Extensions, Playbook};
 
 /// One command to run, with every `__name__:value` already substituted.
 #[derive(Debug, Clone)]
@@ -18,12 +18,24 @@ pub struct CommandRequest {
     /// Unique, deterministic key of this step execution within the run.
     pub occurrence: String,
     pub command: CommandData,
+    /// The command as the playbook wrote it, before substitution. Runners that
+    /// build code (bash, ssh) bind variable values as data instead of pasting
+    /// them into the code; see [`CommandRequest::referenced`].
+    pub template: CommandData,
+    /// Text value of every variable that the command, the agent or the targets
+    /// reference as `__name__:value`, by name (what the step acts on).
+    pub referenced: BTreeMap<String, String>,
     /// The agent's identifier and definition (substituted), when defined.
     pub agent: Option<(String, AgentTarget)>,
     pub targets: Vec<(String, AgentTarget)>,
     /// The agent's authentication information (substituted, not redacted: the
     /// host needs it). Never write it into a record or a log.
     pub authentication: Option<AuthenticationInfo>,
+    /// Authentication information of the agent and of every target
+    /// (substituted, not redacted), by `authentication_info` id.
+    pub authentications: BTreeMap<String, AuthenticationInfo>,
+    /// The step's `step_extensions` (runners read Muster's out-arg mapping there).
+    pub step_extensions: Option<Extensions>,
     /// Values of the step's `in_args`.
     pub in_args: BTreeMap<String, Value>,
     /// Names the step wants back.

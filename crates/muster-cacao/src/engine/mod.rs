@@ -6,6 +6,7 @@
 //! they assigned) without running them again, and continues at the
 //! interrupted one.
 
+mod action;
 mod exec;
 mod host;
 mod record;

@@ -69,9 +69,11 @@ open_vocab! {
     }
 }
 
-/// Authentication information. Secrets (`password`, `token`) are redacted by
-/// [`AuthenticationInfo::redacted`] before anything leaves the engine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Authentication information. Secrets (`password`, `token`, and secret-named
+/// extension properties such as `client_secret`) are redacted by
+/// [`AuthenticationInfo::redacted`] before anything leaves the engine; its
+/// `Debug` output is redacted too, so a stray `{:?}` in a log leaks nothing.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuthenticationInfo {
     #[serde(rename = "type")]
     pub kind: AuthenticationInfoType,
@@ -102,11 +104,99 @@ pub struct AuthenticationInfo {
     pub extra: Extra,
 }
 
+/// Extension property names whose values are secrets.
+const SECRET_KEYS: [&str; 6] = ["password", "token", "client_secret", "secret", "private_key", "api_key"];
+
+/// The text shown instead of a secret.
+pub const REDACTED: &str = "[REDACTED]";
+
+fn hide_secret_properties(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, item) in m.iter_mut() {
+                if SECRET_KEYS.contains(&k.as_str()) && !item.is_null() {
+                    *item = serde_json::Value::String(REDACTED.to_owned());
+                } else {
+                    hide_secret_properties(item);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(hide_secret_properties),
+        _ => {}
+    }
+}
+
+fn collect_secret_properties<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, item) in m {
+                match item {
+                    serde_json::Value::String(s) if SECRET_KEYS.contains(&k.as_str()) => out.push(s),
+                    other => collect_secret_properties(other, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_secret_properties(i, out)),
+        _ => {}
+    }
+}
+
+impl std::fmt::Debug for AuthenticationInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.redacted();
+        f.debug_struct("AuthenticationInfo")
+            .field("kind", &r.kind)
+            .field("name", &r.name)
+            .field("user_id", &r.user_id)
+            .field("username", &r.username)
+            .field("password", &r.password)
+            .field("oauth_header", &r.oauth_header)
+            .field("token", &r.token)
+            .field("kms", &r.kms)
+            .field("kms_key_identifier", &r.kms_key_identifier)
+            .field("authentication_info_extensions", &r.authentication_info_extensions)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AuthenticationInfo {
-    /// A copy with every secret replaced by `"[REDACTED]"`.
+    /// A copy with every secret replaced by `"[REDACTED]"`: `password`, `token`,
+    /// and secret-named properties inside extensions and unknown properties.
     #[must_use]
     pub fn redacted(&self) -> Self {
-        let hide = |v: &Option<String>| v.as_ref().map(|_| "[REDACTED]".to_owned());
-        Self { password: hide(&self.password), token: hide(&self.token), ..self.clone() }
+        let hide = |v: &Option<String>| v.as_ref().map(|_| REDACTED.to_owned());
+        let mut extensions = self.authentication_info_extensions.clone();
+        for v in extensions.iter_mut().flat_map(|m| m.values_mut()) {
+            hide_secret_properties(v);
+        }
+        let mut extra = serde_json::Value::Object(self.extra.clone());
+        hide_secret_properties(&mut extra);
+        Self {
+            password: hide(&self.password),
+            token: hide(&self.token),
+            authentication_info_extensions: extensions,
+            extra: match extra {
+                serde_json::Value::Object(m) => m,
+                _ => self.extra.clone(),
+            },
+            ..self.clone()
+        }
+    }
+
+    /// Every secret value this object holds (non-empty), for scrubbing text.
+    #[must_use]
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = [&self.password, &self.token].into_iter().flatten().map(String::as_str).collect();
+        for v in self.authentication_info_extensions.iter().flat_map(|m| m.values()) {
+            collect_secret_properties(v, &mut out);
+        }
+        for (k, v) in &self.extra {
+            match v {
+                serde_json::Value::String(s) if SECRET_KEYS.contains(&k.as_str()) => out.push(s),
+                other => collect_secret_properties(other, &mut out),
+            }
+        }
+        out.retain(|s| !s.is_empty());
+        out
     }
 }

@@ -13,7 +13,7 @@ mod playbook;
 mod variable;
 mod workflow;
 
-pub use agent::{AgentTarget, AgentTargetType, AuthenticationInfo, AuthenticationInfoType};
+pub use agent::{AgentTarget, AgentTargetType, AuthenticationInfo, AuthenticationInfoType, REDACTED};
 pub use command::{CommandData, CommandType};
 pub use common::{CivicLocation, Contact, Extensions, ExternalReference};
 pub use marking::{DataMarking, DataMarkingType, ExtensionDefinition, Signature};
