@@ -3,22 +3,44 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
 use serde_json::Value;
 
 use super::exec::{Frame, Outcome, Runner, Stop, b64, failure_status, is_manual, substituted};
 use super::host::{CommandFailure, CommandRequest, Host};
 use super::record::ExecutionStatus;
-use crate::model::{ActionStep, AgentTarget, AuthenticationInfo, CommandType, WorkflowStep};
+use crate::model::{ActionStep, AgentTarget, AuthenticationInfo, CommandData, CommandType, WorkflowStep};
 use crate::vars::{Scope, references, text_of};
+
+/// Substitutes variables inside `command_b64` and `content_b64` too (decode,
+/// substitute, encode). Binary content that is not UTF-8 is left as it is.
+fn substitute_b64(scope: &Scope, cmd: &mut CommandData) -> Result<(), String> {
+    for field in [&mut cmd.command_b64, &mut cmd.content_b64].into_iter().flatten() {
+        if let Some(text) = decode_text(field)
+            && text.contains("__:value")
+        {
+            let done = scope.substitute(&text).map_err(|e| e.to_string())?;
+            *field = base64::engine::general_purpose::STANDARD.encode(done);
+        }
+    }
+    Ok(())
+}
+
+fn decode_text(b64: &str) -> Option<String> {
+    base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok().and_then(|d| String::from_utf8(d).ok())
+}
 
 /// Every variable referenced as `__name__:value` anywhere inside `items`, with its text value.
 fn referenced_values(scope: &Scope, items: &[Value], out: &mut BTreeMap<String, String>) {
     fn walk(scope: &Scope, v: &Value, out: &mut BTreeMap<String, String>) {
         match v {
             Value::String(s) => {
-                for name in references(s) {
-                    if let Some(var) = scope.get(name) {
-                        out.insert(name.to_owned(), text_of(var));
+                let decoded = decode_text(s).filter(|t| t.contains("__:value"));
+                for text in std::iter::once(s.as_str()).chain(decoded.as_deref()) {
+                    for name in references(text) {
+                        if let Some(var) = scope.get(name) {
+                            out.insert(name.to_owned(), text_of(var));
+                        }
                     }
                 }
             }
@@ -92,7 +114,7 @@ impl<H: Host> Runner<H> {
         outcome.executed_by.clone_from(&a.agent);
         outcome.automated = !is_manual(step);
         for cmd in &a.commands {
-            let command = match substituted(&scope, cmd) {
+            let command = match substituted(&scope, cmd).and_then(|mut c| substitute_b64(&scope, &mut c).map(|()| c)) {
                 Ok(c) => c,
                 Err(e) => {
                     return Ok(Outcome {

@@ -279,7 +279,14 @@ impl<H: Host> Runner<H> {
             status: outcome.status,
             status_text: outcome.text.clone(),
             executed_by: outcome.executed_by.clone(),
-            command_b64: outcome.commands.clone(),
+            command_b64: if outcome.commands.is_empty() {
+                // The schema wants at least one entry; a step that ran no
+                // command (yet) records its step type, as control steps record their condition.
+                let kind = frame.pb.workflow.get(step_id).map_or("step", |s| s.step_type().as_str());
+                vec![b64(kind)]
+            } else {
+                outcome.commands.clone()
+            },
             notes: None,
             automated_execution: outcome.automated,
             execution_id: self.execution_id,
