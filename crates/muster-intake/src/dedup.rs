@@ -38,9 +38,16 @@ pub enum Decision {
 /// either order (late arrivals count too).
 #[must_use]
 pub fn decide(window: Duration, stored: Option<&Seen>, incoming: &Alert) -> Decision {
-    let Some(s) = stored else {
-        return Decision::New;
-    };
+    match stored {
+        Some(s) => decide_seen(window, s, &Seen::of(incoming)),
+        None => Decision::New,
+    }
+}
+
+/// [`decide`] for a stored sighting and an incoming one (the store's view,
+/// which keeps sightings, not whole alerts).
+#[must_use]
+pub fn decide_seen(window: Duration, s: &Seen, incoming: &Seen) -> Decision {
     let gap = if incoming.first_seen >= s.last_seen {
         incoming.first_seen - s.last_seen
     } else if incoming.last_seen <= s.first_seen {

@@ -29,6 +29,10 @@ pub struct Config {
     pub login_max_failures: u32,
     /// Largest number of database connections.
     pub max_db_connections: u32,
+    /// A repeat of an alert (same fingerprint) within this many seconds updates it instead of adding one.
+    pub dedup_window_secs: u64,
+    /// Alert batches processed at once; further ones get 503 with `Retry-After`.
+    pub intake_concurrency: usize,
 }
 
 impl Default for Config {
@@ -43,6 +47,8 @@ impl Default for Config {
             request_timeout_secs: 30,
             login_max_failures: 5,
             max_db_connections: 8,
+            dedup_window_secs: 3600,
+            intake_concurrency: 4,
         }
     }
 }
@@ -85,6 +91,8 @@ impl Config {
                 "REQUEST_TIMEOUT_SECS" => cfg.request_timeout_secs = value.parse().map_err(|e| bad(format!("{e}")))?,
                 "LOGIN_MAX_FAILURES" => cfg.login_max_failures = value.parse().map_err(|e| bad(format!("{e}")))?,
                 "MAX_DB_CONNECTIONS" => cfg.max_db_connections = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "DEDUP_WINDOW_SECS" => cfg.dedup_window_secs = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "INTAKE_CONCURRENCY" => cfg.intake_concurrency = value.parse().map_err(|e| bad(format!("{e}")))?,
                 // Variables of other components (tests, CLI) are not ours to reject.
                 _ => {}
             }

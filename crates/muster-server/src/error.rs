@@ -25,6 +25,8 @@ pub enum AppError {
     PayloadTooLarge(usize),
     #[error("too many attempts; retry in {0} s")]
     TooManyRequests(u64),
+    #[error("busy: intake is at capacity; retry in {0} s")]
+    Unavailable(u64),
     #[error("internal error")]
     Internal(String),
 }
@@ -42,6 +44,7 @@ impl AppError {
             AppError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             AppError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AppError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -67,6 +70,16 @@ impl From<axum::extract::rejection::JsonRejection> for AppError {
             J::MissingJsonContentType(_) => AppError::BadRequest("expected Content-Type: application/json".into()),
             J::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(0),
             other => AppError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for AppError {
+    fn from(r: axum::extract::rejection::BytesRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge(0)
+        } else {
+            AppError::BadRequest(format!("cannot read the request body: {}", r.body_text()))
         }
     }
 }
@@ -106,7 +119,7 @@ impl IntoResponse for AppError {
             other => other.to_string(),
         };
         let mut resp = (status, axum::Json(json!({ "error": { "code": code, "message": message } }))).into_response();
-        if let AppError::TooManyRequests(secs) = self
+        if let AppError::TooManyRequests(secs) | AppError::Unavailable(secs) = self
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -123,6 +136,18 @@ pub struct Json<T>(pub T);
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// Raw body extractor whose rejections are [`AppError`]s.
+#[derive(Debug)]
+pub struct Body(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        axum::body::Bytes::from_request(req, state).await.map(Body).map_err(AppError::from)
     }
 }
 

@@ -22,6 +22,7 @@ use crate::api;
         api::circles::list, api::circles::get_one, api::circles::create,
         api::circles::add_member, api::circles::remove_member,
         api::audit::list, api::audit::verify,
+        api::alerts::ingest, api::alerts::list, api::alerts::get_one,
     ),
     modifiers(&Security),
     tags(
@@ -31,6 +32,7 @@ use crate::api;
         (name = "tokens", description = "API tokens"),
         (name = "trust-circles", description = "Groups of organisations that share"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "alerts", description = "Alert intake from monitoring systems, and the alert queue"),
     )
 )]
 pub struct ApiDoc;

@@ -18,13 +18,16 @@ pub struct Inner {
     pub config: Config,
     pub throttle: Throttle,
     pub metrics: Metrics,
+    /// Bounds the alert batches parsed and committed at once.
+    pub intake: tokio::sync::Semaphore,
 }
 
 impl AppState {
     #[must_use]
     pub fn new(store: Store, config: Config) -> Self {
         let throttle = Throttle::new(config.login_max_failures);
-        Self(Arc::new(Inner { store, config, throttle, metrics: Metrics::new() }))
+        let intake = tokio::sync::Semaphore::new(config.intake_concurrency.max(1));
+        Self(Arc::new(Inner { store, config, throttle, metrics: Metrics::new(), intake }))
     }
 }
 

@@ -9,7 +9,7 @@
 
 use muster_core::access::{Marking, decide};
 use muster_core::{OrgId, Organisation, Tlp, TrustCircle, User};
-use muster_store::{ApiToken, AuditEntry};
+use muster_store::{AlertRow, ApiToken, AuditEntry};
 
 use crate::auth::Principal;
 
@@ -45,6 +45,12 @@ impl Marked for User {
 impl Marked for ApiToken {
     fn marking(&self) -> Marking<'_> {
         Marking::owned(self.org, Tlp::AmberStrict)
+    }
+}
+
+impl Marked for AlertRow {
+    fn marking(&self) -> Marking<'_> {
+        Marking::owned(self.org, self.tlp)
     }
 }
 

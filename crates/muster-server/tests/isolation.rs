@@ -67,12 +67,36 @@ async fn seed_org_a(s: &TestServer) -> Secrets {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    // An AMBER alert of A, through the real intake.
+    let eve = std::fs::read(muster_testkit::shared_data().join("samples/suricata-eve/elastic-beats/eve-metadata.log"))
+        .unwrap();
+    let r: serde_json::Value = c
+        .post(s.url("/api/v1/alerts?format=eve"))
+        .bearer_auth(&t)
+        .body(eve)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["created"], 1, "{r}");
+    let alert = s.store.list_alerts(a.id, None, 1).await.unwrap().remove(0);
+    assert_eq!(alert.tlp, Tlp::Amber);
     let tokens = s.store.list_tokens(a.id).await.unwrap();
-    let mut ids =
-        vec![a.id.to_string(), admin.id.to_string(), analyst.id.to_string(), amber.id.to_string(), red.id.to_string()];
+    let mut ids = vec![
+        a.id.to_string(),
+        admin.id.to_string(),
+        analyst.id.to_string(),
+        amber.id.to_string(),
+        red.id.to_string(),
+        alert.id.clone(),
+    ];
     ids.extend(tokens.iter().map(|t| t.id.to_string()));
     let mut needles = ids.clone();
     needles.extend(ids.iter().filter_map(|i| i.split_once("--").map(|(_, u)| u.to_owned())));
+    needles.push(alert.fingerprint.clone());
+    needles.push(alert.title.clone());
     needles.extend(
         ["Alpha Hidden CSIRT", "alpha-admin", "alpha-analyst", "alpha-amber-circle", "alpha-red-circle", "alpha-siem"]
             .map(String::from),

@@ -76,3 +76,19 @@ async fn secure_cookies_setting_marks_the_session_cookie_secure() {
     let r = reqwest::get(s.url("/login")).await.unwrap();
     assert!(r.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
 }
+
+#[tokio::test]
+async fn the_alert_queue_lists_ingested_alerts() {
+    let s = TestServer::start().await;
+    let org = s.org("org-q").await;
+    let u = s.user("queue", org.id, Role::Analyst, "queue password 12").await;
+    let token = s.token(&u, Role::Analyst).await;
+    let (c, _) = s.login("queue", "queue password 12").await;
+    assert!(c.get(s.url("/alerts")).send().await.unwrap().text().await.unwrap().contains("id=\"no-alerts\""));
+    let eve = std::fs::read(muster_testkit::shared_data().join("samples/suricata-eve/elastic-beats/eve-metadata.log"))
+        .unwrap();
+    let r = reqwest::Client::new().post(s.url("/api/v1/alerts")).bearer_auth(&token).body(eve).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let page = c.get(s.url("/alerts")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"alerts\"") && page.contains("TLP:AMBER") && page.contains("suricata"), "{page}");
+}

@@ -39,6 +39,8 @@ impl StoreOptions {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// Serialises SQLite write transactions that read before they write.
+    pub(crate) write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
     backend: Backend,
     sqlite_path: Option<PathBuf>,
 }
@@ -111,7 +113,7 @@ impl Store {
             })
             .connect_with(connect)
             .await?;
-        Ok(Self { pool, backend, sqlite_path })
+        Ok(Self { pool, write_gate: std::sync::Arc::default(), backend, sqlite_path })
     }
 
     /// The backend in use.

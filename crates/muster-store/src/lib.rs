@@ -9,6 +9,7 @@
 //! Not here: access decisions (those are `muster_core::access`), HTTP, or
 //! business rules beyond keeping rows consistent.
 
+mod alerts;
 mod audit;
 mod auth;
 mod circles;
@@ -17,6 +18,7 @@ mod migrate;
 mod orgs;
 mod users;
 
+pub use alerts::{AlertRow, IngestCounts, Ingested, NewAlert, Sighting};
 pub use audit::{AuditEntry, AuditVerdict, NewAuditEntry};
 pub use auth::{ApiToken, NewToken, Session, hash_secret};
 pub use circles::NewCircle;

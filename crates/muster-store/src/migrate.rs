@@ -16,13 +16,23 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../migrations/0001_foundation.sql"),
-    sqlite: "",
-    postgres: "",
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("../migrations/0001_foundation.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
+        version: 2,
+        name: "alerts",
+        sql: include_str!("../migrations/0002_alerts.sql"),
+        // The compressed original record: the one column whose type the dialects spell apart.
+        sqlite: "ALTER TABLE alerts ADD COLUMN original BLOB;",
+        postgres: "ALTER TABLE alerts ADD COLUMN original BYTEA;",
+    },
+];
 
 /// Applies pending migrations; returns the versions applied.
 pub(crate) async fn run(store: &Store) -> Result<Vec<i64>> {

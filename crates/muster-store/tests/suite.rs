@@ -40,6 +40,9 @@ suite!(
     circles_keep_the_owner_as_member,
     audit_chain_detects_edit_and_deletion,
     migrations_are_idempotent,
+    alerts_dedup_by_fingerprint_inside_the_window,
+    a_repeated_batch_key_changes_nothing,
+    alert_list_shows_own_and_green_alerts_newest_first,
 );
 
 fn org(slug: &str) -> NewOrganisation {
@@ -201,5 +204,96 @@ async fn audit_chain_detects_edit_and_deletion(s: &Store) {
 
 async fn migrations_are_idempotent(s: &Store) {
     assert!(s.migrate().await.unwrap().is_empty());
-    assert_eq!(Store::latest_schema_version(), 1);
+    assert_eq!(Store::latest_schema_version(), 2);
+}
+
+fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
+    muster_store::NewAlert {
+        fingerprint: fp.into(),
+        format: "eve".into(),
+        source: "suricata".into(),
+        source_ref: None,
+        title: format!("alert {fp}"),
+        severity: "high".into(),
+        rsit_type: "ids-alert".into(),
+        tlp,
+        pap: "PAP:AMBER".into(),
+        first_seen: at,
+        last_seen: at,
+        count: 1,
+        doc: "{}".into(),
+        original: vec![1, 2, 3],
+    }
+}
+
+/// A window rule like intake's: repeats at most 1000 ms apart fold.
+fn window(s: &muster_store::Sighting, a: &muster_store::NewAlert) -> Option<muster_store::Sighting> {
+    (a.first_seen - s.last_seen <= 1000).then(|| muster_store::Sighting {
+        first_seen: s.first_seen.min(a.first_seen),
+        last_seen: s.last_seen.max(a.last_seen),
+        count: s.count + a.count,
+    })
+}
+
+async fn alerts_dedup_by_fingerprint_inside_the_window(s: &Store) {
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let b = s.create_org(&org("org-b"), false).await.unwrap();
+    let batch = [
+        alert("f1", 10_000, Tlp::Amber),
+        alert("f1", 10_500, Tlp::Amber),
+        alert("f2", 10_000, Tlp::Amber),
+        alert("f1", 20_000, Tlp::Amber),
+    ];
+    let r = s.ingest_alerts(a.id, None, &batch, 1000, window, |_| String::new()).await.unwrap();
+    assert_eq!(r, muster_store::Ingested::Committed(muster_store::IngestCounts { created: 3, duplicates: 1 }));
+    // The same fingerprint in another organisation is another alert.
+    let r = s.ingest_alerts(b.id, None, &batch[..1], 1000, window, |_| String::new()).await.unwrap();
+    assert_eq!(r, muster_store::Ingested::Committed(muster_store::IngestCounts { created: 1, duplicates: 0 }));
+    let rows = s.list_alerts(a.id, None, 10).await.unwrap();
+    let folded = rows.iter().find(|r| r.fingerprint == "f1" && r.count == 2).expect("folded alert");
+    assert_eq!(muster_store::to_ms(folded.last_seen), 10_500);
+    let (_, original) = s.get_alert(&folded.id).await.unwrap();
+    assert_eq!(original, vec![1, 2, 3]);
+    assert_eq!(s.count_alerts(a.id).await.unwrap(), 3);
+}
+
+async fn a_repeated_batch_key_changes_nothing(s: &Store) {
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let batch = [alert("k1", 1_000, Tlp::Amber), alert("k2", 1_000, Tlp::Amber)];
+    let first = s
+        .ingest_alerts(a.id, Some("batch-1"), &batch, 1000, window, |c| format!("{}+{}", c.created, c.duplicates))
+        .await
+        .unwrap();
+    assert_eq!(first, muster_store::Ingested::Committed(muster_store::IngestCounts { created: 2, duplicates: 0 }));
+    let again = s.ingest_alerts(a.id, Some("batch-1"), &batch, 1000, window, |_| "never".into()).await.unwrap();
+    assert_eq!(again, muster_store::Ingested::Replayed("2+0".into()));
+    let rows = s.list_alerts(a.id, None, 10).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.count == 1), "a replay is not another sighting");
+}
+
+async fn alert_list_shows_own_and_green_alerts_newest_first(s: &Store) {
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let b = s.create_org(&org("org-b"), false).await.unwrap();
+    s.ingest_alerts(
+        a.id,
+        None,
+        &[alert("a-amber", 1, Tlp::Amber), alert("a-green", 2, Tlp::Green)],
+        1000,
+        window,
+        |_| String::new(),
+    )
+    .await
+    .unwrap();
+    s.ingest_alerts(b.id, None, &[alert("b-1", 3, Tlp::Amber), alert("b-2", 4, Tlp::Red)], 1000, window, |_| {
+        String::new()
+    })
+    .await
+    .unwrap();
+    let seen: Vec<String> = s.list_alerts(b.id, None, 10).await.unwrap().into_iter().map(|r| r.fingerprint).collect();
+    assert_eq!(seen, ["b-2", "b-1", "a-green"]);
+    let page1 = s.list_alerts(b.id, None, 2).await.unwrap();
+    let last = page1.last().unwrap();
+    let page2 = s.list_alerts(b.id, Some((muster_store::to_ms(last.last_seen), &last.id)), 2).await.unwrap();
+    assert_eq!(page2.iter().map(|r| r.fingerprint.as_str()).collect::<Vec<_>>(), ["a-green"]);
 }

@@ -6,6 +6,7 @@ use axum::routing::{delete, get, post, put};
 
 use crate::state::AppState;
 
+pub mod alerts;
 pub mod audit;
 pub mod circles;
 pub mod me;
@@ -17,6 +18,8 @@ pub mod users;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me::get_me))
+        .route("/alerts", get(alerts::list).post(alerts::ingest))
+        .route("/alerts/{id}", get(alerts::get_one))
         .route("/organisations", get(orgs::list).post(orgs::create))
         .route("/organisations/{id}", get(orgs::get_one))
         .route("/users", get(users::list).post(users::create))

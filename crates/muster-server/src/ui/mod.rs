@@ -187,7 +187,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(pages::logout))
         .route("/switch-org", post(pages::switch_org))
         .route("/account/password", get(pages::password_form).post(pages::change_password))
-        .route("/alerts", get(pages::area))
+        .route("/alerts", get(pages::alerts))
         .route("/incidents", get(pages::area))
         .route("/playbooks", get(pages::area))
         .route("/intel", get(pages::area))

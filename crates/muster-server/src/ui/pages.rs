@@ -373,3 +373,26 @@ pub async fn change_password(
         Err(e) => Err(PageError(e)),
     }
 }
+
+#[derive(askama::Template)]
+#[template(path = "alerts.html")]
+struct AlertsPage {
+    nav: Nav,
+    rows: Vec<crate::api::alerts::AlertSummary>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CursorQuery {
+    cursor: Option<String>,
+}
+
+/// `GET /alerts`: the alert queue.
+pub async fn alerts(
+    State(state): State<AppState>,
+    ui: UiPrincipal,
+    crate::error::Query(q): crate::error::Query<CursorQuery>,
+) -> PageResult {
+    let page = crate::api::alerts::page(&state, &ui.0, 100, q.cursor.as_deref()).await?;
+    Ok(render(&AlertsPage { rows: page.alerts, next: page.next, nav: ui.nav(&state, "alerts").await }))
+}

@@ -1,0 +1,320 @@
+//! Alert intake over HTTP and alert reads.
+//!
+//! `POST /api/v1/alerts` takes a batch (JSON array, NDJSON, text lines of
+//! CEF/LEEF, or a Shadowserver CSV; gzip accepted), parses it with
+//! `muster-intake`, folds repeats, and answers only after the batch is
+//! committed. With an `Idempotency-Key` header a re-sent batch is answered
+//! from the first commit and changes nothing.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use muster_core::Role;
+use muster_intake::batch::{Limits, read_batch};
+use muster_intake::dedup::{Decision, Seen, decide_seen, merge_batch};
+use muster_intake::{Alert, Format, ParseOptions};
+use muster_store::{AlertRow, IngestCounts, Ingested, NewAlert, Sighting};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Principal;
+use crate::error::{ApiResult, AppError, Body, Json, Path, Query};
+use crate::state::AppState;
+use crate::visibility::can_see;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeQuery {
+    /// eve, wazuh, ecs, cef, leef, intelmq, shadowserver; absent: detected per record.
+    pub format: Option<String>,
+    /// Shadowserver report type (the file name, e.g. `scan_smb`), for CSV reports.
+    pub report: Option<String>,
+}
+
+/// One refused record of a batch.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Rejection {
+    /// 0-based position in the batch.
+    pub index: u64,
+    /// 1-based line where the record starts.
+    pub line: u64,
+    pub reason: String,
+}
+
+/// The answer to a batch, sent after it is durably committed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IntakeResult {
+    /// Records parsed into alerts.
+    pub accepted: u64,
+    /// New alerts stored.
+    pub created: u64,
+    /// Records that repeated a stored alert (or an earlier record of this batch) and updated it.
+    pub duplicates: u64,
+    /// Records of event types not taken in (e.g. Suricata flow or stats).
+    pub ignored: u64,
+    /// Records refused, each with where and why.
+    pub rejected: Vec<Rejection>,
+    /// True when this is the stored answer to an earlier batch with the same Idempotency-Key.
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+fn to_new_alert(a: &Alert) -> NewAlert {
+    NewAlert {
+        fingerprint: a.fingerprint.to_hex(),
+        format: a.format.as_str().to_owned(),
+        source: a.source.clone(),
+        source_ref: a.source_ref.clone(),
+        title: a.title.clone(),
+        severity: a.severity.as_str().to_owned(),
+        rsit_type: a.rsit.as_str().to_owned(),
+        tlp: a.tlp,
+        pap: a.pap.as_str().to_owned(),
+        first_seen: muster_store::to_ms(a.first_seen),
+        last_seen: muster_store::to_ms(a.last_seen),
+        count: i64::try_from(a.count).unwrap_or(i64::MAX),
+        doc: serde_json::to_string(a).unwrap_or_else(|_| "{}".into()),
+        original: muster_intake::compress_original(&a.original),
+    }
+}
+
+fn seen(first: i64, last: i64, count: i64) -> Seen {
+    Seen {
+        first_seen: muster_store::from_ms(first),
+        last_seen: muster_store::from_ms(last),
+        count: u64::try_from(count).unwrap_or(0),
+    }
+}
+
+/// Accepts a batch of alerts for the organisation acted for.
+#[utoipa::path(post, path = "/api/v1/alerts", tag = "alerts", params(IntakeQuery),
+    request_body(content = String, description = "JSON array, NDJSON, CEF/LEEF lines or a Shadowserver CSV; gzip accepted",
+        content_type = "application/json"),
+    responses((status = 200, body = IntakeResult), (status = 403), (status = 413), (status = 503, description = "intake busy; see Retry-After")))]
+pub async fn ingest(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<IntakeQuery>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> ApiResult<Json<IntakeResult>> {
+    p.require(Role::Analyst)?;
+    let format = match q.format.as_deref() {
+        None | Some("auto" | "") => None,
+        Some(f) => Some(Format::parse(f).ok_or_else(|| {
+            AppError::Unprocessable(format!(
+                "format: unknown {f:?}; expected one of: auto, {}",
+                Format::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })?),
+    };
+    let key = match headers.get("idempotency-key") {
+        Some(v) => {
+            let k = v.to_str().map_err(|_| AppError::BadRequest("Idempotency-Key: must be ASCII".into()))?;
+            if k.is_empty() || k.len() > 200 {
+                return Err(AppError::BadRequest("Idempotency-Key: must be 1-200 characters".into()));
+            }
+            Some(k.to_owned())
+        }
+        None => None,
+    };
+    let _permit = state.intake.try_acquire().map_err(|_| AppError::Unavailable(1))?;
+    let window = time::Duration::seconds(i64::try_from(state.config.dedup_window_secs).unwrap_or(i64::MAX));
+    let report = q.report.clone();
+    let (alerts, mut result) = tokio::task::spawn_blocking(move || parse(&body, format, report.as_deref(), window))
+        .await
+        .map_err(|e| AppError::Internal(format!("parser task: {e}")))?;
+    let merge = move |stored: &Sighting, a: &NewAlert| match decide_seen(
+        window,
+        &seen(stored.first_seen, stored.last_seen, stored.count),
+        &seen(a.first_seen, a.last_seen, a.count),
+    ) {
+        Decision::New => None,
+        Decision::Duplicate(s) => Some(Sighting {
+            first_seen: muster_store::to_ms(s.first_seen),
+            last_seen: muster_store::to_ms(s.last_seen),
+            count: i64::try_from(s.count).unwrap_or(i64::MAX),
+        }),
+    };
+    let folded_in_batch = result.duplicates;
+    let answer = |c: IngestCounts| {
+        let stored = IntakeResult {
+            accepted: result.accepted,
+            created: c.created,
+            duplicates: folded_in_batch + c.duplicates,
+            ignored: result.ignored,
+            rejected: std::mem::take(&mut result.rejected),
+            replayed: true,
+        };
+        serde_json::to_string(&stored).unwrap_or_default()
+    };
+    let window_ms = i64::try_from(state.config.dedup_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let outcome = state.store.ingest_alerts(p.org.id, key.as_deref(), &alerts, window_ms, merge, answer).await?;
+    match outcome {
+        Ingested::Committed(c) => {
+            let body = IntakeResult {
+                created: c.created,
+                duplicates: folded_in_batch + c.duplicates,
+                replayed: false,
+                ..result
+            };
+            Ok(Json(body))
+        }
+        Ingested::Replayed(stored) => serde_json::from_str(&stored)
+            .map(Json)
+            .map_err(|e| AppError::Internal(format!("stored intake answer: {e}"))),
+    }
+}
+
+/// Parses and folds a batch: the alerts to store and the answer so far.
+fn parse(
+    body: &[u8],
+    format: Option<Format>,
+    report: Option<&str>,
+    window: time::Duration,
+) -> (Vec<NewAlert>, IntakeResult) {
+    let options = ParseOptions::new(time::OffsetDateTime::now_utc());
+    let records = read_batch(body, format, report, &options, Limits::default());
+    let mut result =
+        IntakeResult { accepted: 0, created: 0, duplicates: 0, ignored: 0, rejected: Vec::new(), replayed: false };
+    let mut alerts = Vec::new();
+    for r in records {
+        match r.result {
+            Ok(a) => {
+                result.accepted += 1;
+                alerts.push(a);
+            }
+            Err(e) if e.is_ignored() => result.ignored += 1,
+            Err(e) => result.rejected.push(Rejection { index: r.index, line: r.line, reason: e.to_string() }),
+        }
+    }
+    let before = alerts.len();
+    let (merged, _) = merge_batch(window, alerts);
+    result.duplicates = (before - merged.len()) as u64;
+    (merged.iter().map(to_new_alert).collect(), result)
+}
+
+/// An alert as lists show it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertSummary {
+    pub id: String,
+    pub organisation_id: String,
+    pub fingerprint: String,
+    pub format: String,
+    pub source: String,
+    pub source_ref: Option<String>,
+    pub title: String,
+    /// info, low, medium, high, critical
+    pub severity: String,
+    /// RSIT v1003 type
+    pub rsit_type: String,
+    pub tlp: String,
+    pub pap: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub count: i64,
+    pub status: String,
+}
+
+impl From<&AlertRow> for AlertSummary {
+    fn from(a: &AlertRow) -> Self {
+        Self {
+            id: a.id.clone(),
+            organisation_id: a.org.to_string(),
+            fingerprint: a.fingerprint.clone(),
+            format: a.format.clone(),
+            source: a.source.clone(),
+            source_ref: a.source_ref.clone(),
+            title: a.title.clone(),
+            severity: a.severity.clone(),
+            rsit_type: a.rsit_type.clone(),
+            tlp: a.tlp.to_string(),
+            pap: a.pap.clone(),
+            first_seen: crate::rfc3339(a.first_seen),
+            last_seen: crate::rfc3339(a.last_seen),
+            count: a.count,
+            status: a.status.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AlertListQuery {
+    /// Page size, 1-500 (default 100).
+    pub limit: Option<i64>,
+    /// Cursor from the previous page's `next`.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertPage {
+    pub alerts: Vec<AlertSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// Alerts the caller may see, most recently seen first.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertListQuery), responses((status = 200, body = AlertPage)))]
+pub async fn list(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<AlertListQuery>,
+) -> ApiResult<Json<AlertPage>> {
+    Ok(Json(page(&state, &p, q.limit.unwrap_or(100), q.cursor.as_deref()).await?))
+}
+
+pub(crate) async fn page(state: &AppState, p: &Principal, limit: i64, cursor: Option<&str>) -> ApiResult<AlertPage> {
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::Unprocessable("limit: must be 1-500".into()));
+    }
+    let before = match cursor {
+        Some(c) => {
+            let (ms, id) = c.split_once('_').ok_or_else(|| AppError::BadRequest("cursor: malformed".into()))?;
+            Some((ms.parse::<i64>().map_err(|_| AppError::BadRequest("cursor: malformed".into()))?, id))
+        }
+        None => None,
+    };
+    let rows = state.store.list_alerts(p.org.id, before, limit).await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| format!("{}_{}", muster_store::to_ms(r.last_seen), r.id)))
+        .flatten();
+    let alerts = rows.iter().filter(|a| can_see(p, *a)).map(Into::into).collect();
+    Ok(AlertPage { alerts, next })
+}
+
+/// One alert with its normalised document and original record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertDetail {
+    #[serde(flatten)]
+    pub summary: AlertSummary,
+    /// The normalised alert (observables, rule, network, ATT&CK, tags, extra fields).
+    #[schema(value_type = Object)]
+    pub alert: serde_json::Value,
+    /// The record as received (UTF-8, lossy).
+    pub original: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", params(("id" = String, Path)),
+    responses((status = 200, body = AlertDetail), (status = 404)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AlertDetail>> {
+    if !id.starts_with("alert--") || id.len() > 64 {
+        return Err(AppError::BadRequest(format!(
+            "id: invalid alert id {:?}",
+            id.chars().take(64).collect::<String>()
+        )));
+    }
+    let (row, original) = state.store.get_alert(&id).await?;
+    if !can_see(&p, &row) {
+        return Err(AppError::NotFound(format!("alert {id}")));
+    }
+    let original = muster_intake::decompress_original(&original, 16 << 20).unwrap_or_default();
+    Ok(Json(AlertDetail {
+        summary: (&row).into(),
+        alert: serde_json::from_str(&row.doc).unwrap_or_default(),
+        original: String::from_utf8_lossy(&original).into_owned(),
+    }))
+}

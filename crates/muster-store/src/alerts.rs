@@ -1,0 +1,276 @@
+//! Alerts: batch ingest with fingerprint dedup in one transaction, and reads.
+//!
+//! The dedup *decision* (is this a repeat inside the window?) belongs to
+//! `muster-intake`; the store hands it the stored sighting and applies the
+//! answer, so the rule lives in one place and the write stays atomic.
+
+use muster_core::{OrgId, Tlp};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::db::Backend;
+use crate::{Result, Store, StoreError, from_ms, now_ms, parse_col};
+
+/// One normalised alert to store.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    /// Hex SHA-256 fingerprint.
+    pub fingerprint: String,
+    pub format: String,
+    pub source: String,
+    pub source_ref: Option<String>,
+    pub title: String,
+    pub severity: String,
+    pub rsit_type: String,
+    pub tlp: Tlp,
+    pub pap: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub count: i64,
+    /// The normalised alert as JSON.
+    pub doc: String,
+    /// The original record, compressed.
+    pub original: Vec<u8>,
+}
+
+/// What the store remembers of an alert for dedup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sighting {
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub count: i64,
+}
+
+/// The outcome of one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct IngestCounts {
+    pub created: u64,
+    pub duplicates: u64,
+}
+
+/// A first ingest, or the stored answer to an earlier batch with the same key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    Committed(IngestCounts),
+    /// The batch key was seen before; this is what was answered then.
+    Replayed(String),
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertRow {
+    pub id: String,
+    pub org: OrgId,
+    pub fingerprint: String,
+    pub format: String,
+    pub source: String,
+    pub source_ref: Option<String>,
+    pub title: String,
+    pub severity: String,
+    pub rsit_type: String,
+    pub tlp: Tlp,
+    pub pap: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: time::OffsetDateTime,
+    pub count: i64,
+    pub status: String,
+    #[serde(skip)]
+    pub doc: String,
+}
+
+const ALERT_COLUMNS: &str = "id, org_id, fingerprint, format, source, source_ref, title, severity, rsit_type, tlp, pap, \
+                             first_seen, last_seen, count, status, doc";
+
+fn alert_from_row(row: &AnyRow) -> Result<AlertRow> {
+    Ok(AlertRow {
+        id: row.try_get("id")?,
+        org: parse_col("org_id", &row.try_get::<String, _>("org_id")?)?,
+        fingerprint: row.try_get("fingerprint")?,
+        format: row.try_get("format")?,
+        source: row.try_get("source")?,
+        source_ref: row.try_get("source_ref")?,
+        title: row.try_get("title")?,
+        severity: row.try_get("severity")?,
+        rsit_type: row.try_get("rsit_type")?,
+        tlp: parse_col("tlp", &row.try_get::<String, _>("tlp")?)?,
+        pap: row.try_get("pap")?,
+        first_seen: from_ms(row.try_get("first_seen")?),
+        last_seen: from_ms(row.try_get("last_seen")?),
+        count: row.try_get("count")?,
+        status: row.try_get("status")?,
+        doc: row.try_get("doc")?,
+    })
+}
+
+impl Store {
+    /// Stores a batch for `org` atomically: every alert is either a new row
+    /// or folded into a stored alert with its fingerprint seen within
+    /// `window_ms` of it, as `merge` decides (`Some(new state)` folds, `None`
+    /// makes a new row).
+    /// With a `batch_key`, a repeat of the same key changes nothing and gets
+    /// the answer recorded by `answer` the first time.
+    ///
+    /// Returns only after the commit, so an acknowledgement means durable.
+    ///
+    /// # Errors
+    /// Database errors; nothing of the batch is kept then.
+    pub async fn ingest_alerts(
+        &self,
+        org: OrgId,
+        batch_key: Option<&str>,
+        alerts: &[NewAlert],
+        window_ms: i64,
+        merge: impl Fn(&Sighting, &NewAlert) -> Option<Sighting>,
+        answer: impl FnOnce(IngestCounts) -> String,
+    ) -> Result<Ingested> {
+        // SQLite has one writer; queueing here avoids a reader-turned-writer
+        // transaction failing with SQLITE_BUSY when another batch commits first.
+        let _gate = if self.backend() == Backend::Sqlite { Some(self.write_gate.lock().await) } else { None };
+        let org_s = org.uuid().to_string();
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        if let Some(key) = batch_key {
+            // Claim the key first (a write), so a concurrent twin waits for us.
+            let claimed = sqlx::query(
+                "INSERT INTO intake_batches (org_id, batch_key, result, created_at) VALUES ($1, $2, '', $3) \
+                 ON CONFLICT (org_id, batch_key) DO NOTHING",
+            )
+            .bind(&org_s)
+            .bind(key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                let result: String =
+                    sqlx::query_scalar("SELECT result FROM intake_batches WHERE org_id = $1 AND batch_key = $2")
+                        .bind(&org_s)
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                return Ok(Ingested::Replayed(result));
+            }
+        }
+        let mut counts = IngestCounts::default();
+        for a in alerts {
+            // The candidate: the most recent stored sighting that overlaps the window around this one.
+            let stored = sqlx::query(
+                "SELECT id, first_seen, last_seen, count FROM alerts WHERE org_id = $1 AND fingerprint = $2 \
+                 AND last_seen >= $3 AND first_seen <= $4 ORDER BY last_seen DESC LIMIT 1",
+            )
+            .bind(&org_s)
+            .bind(&a.fingerprint)
+            .bind(a.first_seen.saturating_sub(window_ms))
+            .bind(a.last_seen.saturating_add(window_ms))
+            .fetch_optional(&mut *tx)
+            .await?;
+            let folded = match &stored {
+                Some(row) => {
+                    let seen = Sighting {
+                        first_seen: row.try_get("first_seen")?,
+                        last_seen: row.try_get("last_seen")?,
+                        count: row.try_get("count")?,
+                    };
+                    merge(&seen, a).map(|s| (row.try_get::<String, _>("id"), s))
+                }
+                None => None,
+            };
+            if let Some((id, s)) = folded {
+                sqlx::query("UPDATE alerts SET first_seen = $1, last_seen = $2, count = $3 WHERE id = $4")
+                    .bind(s.first_seen)
+                    .bind(s.last_seen)
+                    .bind(s.count)
+                    .bind(id?)
+                    .execute(&mut *tx)
+                    .await?;
+                counts.duplicates += 1;
+            } else {
+                sqlx::query(&format!(
+                    "INSERT INTO alerts ({ALERT_COLUMNS}, created_at, original) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'new', $15, $16, $17)"
+                ))
+                .bind(format!("alert--{}", uuid::Uuid::now_v7()))
+                .bind(&org_s)
+                .bind(&a.fingerprint)
+                .bind(&a.format)
+                .bind(&a.source)
+                .bind(a.source_ref.clone())
+                .bind(&a.title)
+                .bind(&a.severity)
+                .bind(&a.rsit_type)
+                .bind(a.tlp.as_str())
+                .bind(&a.pap)
+                .bind(a.first_seen)
+                .bind(a.last_seen)
+                .bind(a.count)
+                .bind(&a.doc)
+                .bind(now)
+                .bind(a.original.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::from_insert(e, "alert"))?;
+                counts.created += 1;
+            }
+        }
+        if let Some(key) = batch_key {
+            sqlx::query("UPDATE intake_batches SET result = $1 WHERE org_id = $2 AND batch_key = $3")
+                .bind(answer(counts))
+                .bind(&org_s)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Ingested::Committed(counts))
+    }
+
+    /// Alerts that may be visible to a viewer of `org` (its own, and
+    /// TLP:CLEAR/GREEN ones of others), newest first, before a cursor.
+    /// Callers still pass each row through the access policy.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn list_alerts(&self, org: OrgId, before: Option<(i64, &str)>, limit: i64) -> Result<Vec<AlertRow>> {
+        let (before_ms, before_id) = before.unwrap_or((i64::MAX, ""));
+        let rows = sqlx::query(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts \
+             WHERE (org_id = $1 OR tlp IN ('TLP:CLEAR', 'TLP:GREEN')) \
+               AND (last_seen < $2 OR (last_seen = $2 AND id < $3) OR $3 = '') \
+             ORDER BY last_seen DESC, id DESC LIMIT $4"
+        ))
+        .bind(org.uuid().to_string())
+        .bind(before_ms)
+        .bind(before_id)
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert_from_row).collect()
+    }
+
+    /// One alert by id, with its original record (compressed).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    pub async fn get_alert(&self, id: &str) -> Result<(AlertRow, Vec<u8>)> {
+        let row = sqlx::query(&format!("SELECT {ALERT_COLUMNS}, original FROM alerts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?;
+        Ok((alert_from_row(&row)?, row.try_get::<Option<Vec<u8>>, _>("original")?.unwrap_or_default()))
+    }
+
+    /// Number of stored alerts of an organisation.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn count_alerts(&self, org: OrgId) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE org_id = $1")
+            .bind(org.uuid().to_string())
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
