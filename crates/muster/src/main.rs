@@ -4,6 +4,8 @@
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
+mod ingest;
+
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use muster_core::{OrgKind, Role};
@@ -67,6 +69,33 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Read alert files or folders (plain or .gz) into a running server or the local store.
+    #[command(
+        after_help = "Examples:\n  muster ingest --server http://127.0.0.1:8080 --token \"$TOKEN\" /var/log/suricata/eve.json\n  \
+                            muster ingest --org cert-de --format shadowserver reports/\n\
+                            Ends with: read N, created A, duplicates D, rejected R"
+    )]
+    Ingest {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// auto, eve, wazuh, ecs, cef, leef, intelmq, shadowserver
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// Base URL of a running Muster; without it, alerts go straight into the local store.
+        #[arg(long, requires = "token")]
+        server: Option<String>,
+        /// API token for --server (or MUSTER_TOKEN).
+        #[arg(long, env = "MUSTER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Organisation slug the alerts belong to (local store only).
+        #[arg(long)]
+        org: Option<String>,
+        /// Exit with status 1 when any record was rejected.
+        #[arg(long)]
+        strict: bool,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
     /// Check the audit log.
     Audit {
@@ -373,6 +402,27 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let t = s.revoke_token(id).await?;
             cli_audit(&s, "token.revoke", &t.id.to_string(), serde_json::json!({ "name": t.name })).await?;
             println!("revoked {}", t.id);
+        }
+        Command::Ingest { store, format, server, token, org, strict, paths } => {
+            let target = match (server, token) {
+                (Some(url), Some(token)) => ingest::Target::Server { url, token },
+                (Some(_), None) => bail!("--server needs --token (or MUSTER_TOKEN)"),
+                (None, _) => {
+                    let cfg = load_config(&store)?;
+                    let s = open_store(&cfg).await?;
+                    let slug = org.context("--org SLUG is needed when writing to the local store (or use --server)")?;
+                    let org = s.get_org_by_slug(&slug).await.with_context(|| format!("--org {slug}"))?.id;
+                    ingest::Target::Local { store: s, org, window_secs: cfg.dedup_window_secs }
+                }
+            };
+            let summary = ingest::run(&target, Some(&format), &paths).await?;
+            println!("{}", summary.line());
+            for r in &summary.first_rejections {
+                eprintln!("  rejected {r}");
+            }
+            if strict && summary.rejected > 0 {
+                return Ok(ExitCode::from(1));
+            }
         }
         Command::Audit { command: AuditCommand::Verify { store } } => {
             let s = open_store(&load_config(&store)?).await?;

@@ -175,3 +175,28 @@ fn bad_arguments_get_clear_errors() {
         assert!(String::from_utf8_lossy(&help.stdout).contains("Example"), "{cmd:?} --help has an example");
     }
 }
+
+#[test]
+fn ingest_against_a_running_server_stores_alerts_for_the_tokens_organisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--demo"]);
+    let data = dir.path().join("muster-data");
+    let token = String::from_utf8(muster(&data, &["token", "create", "--user", "alice"]).stdout).unwrap();
+    let eve = muster_testkit::shared_data().join("samples/suricata-eve/wazuh-engine-4x-tests/alert_input.txt");
+    let out = Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(["ingest", "--server", &server.url, "--token", token.trim(), eve.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("read 22, created "), "{stdout}");
+    let (status, alerts) = get(&format!("{}/api/v1/alerts", server.url), Some(token.trim()));
+    assert_eq!(status, 200);
+    assert!(alerts.contains("\"source\":\"suricata\""), "{alerts}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(["ingest", "--server", &server.url, "--token", "mst_wrong", eve.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("401"));
+}

@@ -98,15 +98,7 @@ pub async fn ingest(
     Body(body): Body,
 ) -> ApiResult<Json<IntakeResult>> {
     p.require(Role::Analyst)?;
-    let format = match q.format.as_deref() {
-        None | Some("auto" | "") => None,
-        Some(f) => Some(Format::parse(f).ok_or_else(|| {
-            AppError::Unprocessable(format!(
-                "format: unknown {f:?}; expected one of: auto, {}",
-                Format::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
-            ))
-        })?),
-    };
+    let format = parse_format(q.format.as_deref())?;
     let key = match headers.get("idempotency-key") {
         Some(v) => {
             let k = v.to_str().map_err(|_| AppError::BadRequest("Idempotency-Key: must be ASCII".into()))?;
@@ -118,8 +110,49 @@ pub async fn ingest(
         None => None,
     };
     let _permit = state.intake.try_acquire().map_err(|_| AppError::Unavailable(1))?;
-    let window = time::Duration::seconds(i64::try_from(state.config.dedup_window_secs).unwrap_or(i64::MAX));
-    let report = q.report.clone();
+    let batch = Batch { body, format, report: q.report, key };
+    Ok(Json(ingest_batch(&state.store, p.org.id, state.config.dedup_window_secs, batch).await?))
+}
+
+/// `format=` as the API and CLI spell it; `auto` or nothing detects per record.
+///
+/// # Errors
+/// [`AppError::Unprocessable`] naming the accepted formats.
+pub fn parse_format(s: Option<&str>) -> ApiResult<Option<Format>> {
+    match s {
+        None | Some("auto" | "") => Ok(None),
+        Some(f) => Format::parse(f).map(Some).ok_or_else(|| {
+            AppError::Unprocessable(format!(
+                "format: unknown {f:?}; expected one of: auto, {}",
+                Format::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        }),
+    }
+}
+
+/// One batch as received.
+pub struct Batch {
+    pub body: axum::body::Bytes,
+    pub format: Option<Format>,
+    /// Shadowserver report type (file name).
+    pub report: Option<String>,
+    /// Idempotency key: a repeat of a committed key changes nothing.
+    pub key: Option<String>,
+}
+
+/// Parses, folds and commits one batch for `org`; the answer is sent only
+/// after the commit. Shared by the HTTP route and `muster ingest` on a local store.
+///
+/// # Errors
+/// Store errors; nothing of the batch is kept then.
+pub async fn ingest_batch(
+    store: &muster_store::Store,
+    org: muster_core::OrgId,
+    window_secs: u64,
+    batch: Batch,
+) -> ApiResult<IntakeResult> {
+    let window = time::Duration::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX));
+    let Batch { body, format, report, key } = batch;
     let (alerts, mut result) = tokio::task::spawn_blocking(move || parse(&body, format, report.as_deref(), window))
         .await
         .map_err(|e| AppError::Internal(format!("parser task: {e}")))?;
@@ -136,32 +169,33 @@ pub async fn ingest(
         }),
     };
     let folded_in_batch = result.duplicates;
+    let rejected = std::mem::take(&mut result.rejected);
     let answer = |c: IngestCounts| {
         let stored = IntakeResult {
             accepted: result.accepted,
             created: c.created,
             duplicates: folded_in_batch + c.duplicates,
             ignored: result.ignored,
-            rejected: std::mem::take(&mut result.rejected),
+            rejected: rejected
+                .iter()
+                .map(|r| Rejection { index: r.index, line: r.line, reason: r.reason.clone() })
+                .collect(),
             replayed: true,
         };
         serde_json::to_string(&stored).unwrap_or_default()
     };
-    let window_ms = i64::try_from(state.config.dedup_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let outcome = state.store.ingest_alerts(p.org.id, key.as_deref(), &alerts, window_ms, merge, answer).await?;
-    match outcome {
-        Ingested::Committed(c) => {
-            let body = IntakeResult {
-                created: c.created,
-                duplicates: folded_in_batch + c.duplicates,
-                replayed: false,
-                ..result
-            };
-            Ok(Json(body))
+    let window_ms = window.whole_milliseconds().try_into().unwrap_or(i64::MAX);
+    match store.ingest_alerts(org, key.as_deref(), &alerts, window_ms, merge, answer).await? {
+        Ingested::Committed(c) => Ok(IntakeResult {
+            created: c.created,
+            duplicates: folded_in_batch + c.duplicates,
+            replayed: false,
+            rejected,
+            ..result
+        }),
+        Ingested::Replayed(stored) => {
+            serde_json::from_str(&stored).map_err(|e| AppError::Internal(format!("stored intake answer: {e}")))
         }
-        Ingested::Replayed(stored) => serde_json::from_str(&stored)
-            .map(Json)
-            .map_err(|e| AppError::Internal(format!("stored intake answer: {e}"))),
     }
 }
 
