@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 mod ingest;
+mod playbook;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -96,6 +97,11 @@ enum Command {
         strict: bool,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Validate CACAO 2.0 playbooks, or run one locally without a server.
+    Playbook {
+        #[command(subcommand)]
+        command: playbook::PlaybookCommand,
     },
     /// Check the audit log.
     Audit {
@@ -424,6 +430,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Playbook { command } => return playbook::run(command).await,
         Command::Audit { command: AuditCommand::Verify { store } } => {
             let s = open_store(&load_config(&store)?).await?;
             let v = s.verify_audit().await?;

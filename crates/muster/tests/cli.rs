@@ -200,3 +200,23 @@ fn ingest_against_a_running_server_stores_alerts_for_the_tokens_organisation() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("401"));
 }
+
+#[test]
+fn playbook_validate_gives_the_readme_verdicts_on_soarca_examples() {
+    let ex = muster_testkit::shared_data().join("cacao/examples/soarca");
+    let run = |files: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_muster"))
+            .args(["playbook", "validate"])
+            .args(files.iter().map(|f| ex.join(f)))
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let valid = ["examples/http-playbook.json", "examples/ssh-playbook.json", "test-playbooks/parallels_playbook.json"];
+    assert_eq!(run(&valid).0, Some(0));
+    let (code, out) = run(&["test-playbooks/missing_step_playbook.json"]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("/on_completion") && out.contains("end--6b23c237-ade8-4d00-9aa1-75999738d558"), "{out}");
+    let (code, out) = run(&["examples/http-playbook.json", "test-playbooks/infinite_playbook.json"]);
+    assert_eq!(code, Some(1), "one invalid file fails the whole command: {out}");
+}
