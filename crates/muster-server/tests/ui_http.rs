@@ -92,3 +92,41 @@ async fn the_alert_queue_lists_ingested_alerts() {
     let page = c.get(s.url("/alerts")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"alerts\"") && page.contains("TLP:AMBER") && page.contains("suricata"), "{page}");
 }
+
+#[tokio::test]
+async fn an_admin_disables_and_enables_a_user_from_the_users_page() {
+    let s = TestServer::start().await;
+    let org = s.org("org-d").await;
+    s.user("chief", org.id, Role::Admin, "chief password 12").await;
+    let victim = s.user("worker", org.id, Role::Analyst, "worker password 1").await;
+    let token = s.token(&victim, Role::Analyst).await;
+    let (c, csrf) = s.login("chief", "chief password 12").await;
+    let disable = s.url(&format!("/admin/users/{}/disable", victim.id));
+    let r = c.post(&disable).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(s.store.get_user(victim.id).await.unwrap().disabled);
+    let me = reqwest::Client::new().get(s.url("/api/v1/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(me.status(), 401, "a disabled user's token stops working");
+    let r = c
+        .post(s.url(&format!("/admin/users/{}/enable", victim.id)))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(!s.store.get_user(victim.id).await.unwrap().disabled);
+    let r = c
+        .post(s.url(&format!("/admin/users/{}/explode", victim.id)))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Admins of another organisation cannot touch this account.
+    let other = s.org("org-e").await;
+    s.user("rival", other.id, Role::Admin, "rival password 12").await;
+    let (c2, csrf2) = s.login("rival", "rival password 12").await;
+    let r = c2.post(&disable).form(&[("_csrf", csrf2.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(!s.store.get_user(victim.id).await.unwrap().disabled);
+}

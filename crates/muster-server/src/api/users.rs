@@ -100,7 +100,7 @@ pub async fn get_one(State(state): State<AppState>, p: Principal, Path(id): Path
     Ok(Json((&user).into()))
 }
 
-async fn visible_user(state: &AppState, p: &Principal, id: &str) -> ApiResult<User> {
+pub(crate) async fn visible_user(state: &AppState, p: &Principal, id: &str) -> ApiResult<User> {
     let id: UserId = crate::parse_id("id", id)?;
     let user = state.store.get_user(id).await?;
     if can_administer(p, &user) { Ok(user) } else { Err(AppError::NotFound(format!("user {id}"))) }
@@ -162,28 +162,30 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateUser>,
 ) -> ApiResult<Json<UserView>> {
-    let user = visible_user(&state, &p, &id).await?;
-    require_admin_of(&p, user.org)?;
     if body.display_name.is_some() || body.email.is_some() {
         return Err(AppError::Unprocessable(
             "display_name, email: editing profile fields is not supported yet; only disabled".into(),
         ));
     }
-    if let Some(disabled) = body.disabled {
-        if disabled && user.id == p.user.id {
-            return Err(AppError::Conflict("you cannot disable your own account".into()));
-        }
-        state.store.set_user_disabled(user.id, disabled).await?;
-        record(
-            &state,
-            &p,
-            if disabled { "user.disable" } else { "user.enable" },
-            &user.id.to_string(),
-            json!({ "username": user.username }),
-        )
-        .await?;
+    let user = match body.disabled {
+        Some(disabled) => set_disabled(&state, &p, &id, disabled).await?,
+        None => visible_user(&state, &p, &id).await?,
+    };
+    Ok(Json((&user).into()))
+}
+
+/// Enables or disables an account that `p` administers; disabling ends its
+/// sessions and revokes its tokens. Shared by the API and the admin page.
+pub(crate) async fn set_disabled(state: &AppState, p: &Principal, id: &str, disabled: bool) -> ApiResult<User> {
+    let user = visible_user(state, p, id).await?;
+    require_admin_of(p, user.org)?;
+    if disabled && user.id == p.user.id {
+        return Err(AppError::Conflict("you cannot disable your own account".into()));
     }
-    Ok(Json((&state.store.get_user(user.id).await?).into()))
+    state.store.set_user_disabled(user.id, disabled).await?;
+    let action = if disabled { "user.disable" } else { "user.enable" };
+    record(state, p, action, &user.id.to_string(), json!({ "username": user.username })).await?;
+    Ok(state.store.get_user(user.id).await?)
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/password", tag = "users", params(("id" = String, Path)), request_body = SetPassword,

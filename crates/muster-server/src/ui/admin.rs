@@ -17,8 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/organisations", get(orgs_page).post(org_create))
         .route("/admin/users", get(users_page).post(user_create))
-        .route("/admin/users/{id}/disable", post(user_disable))
-        .route("/admin/users/{id}/enable", post(user_enable))
+        .route("/admin/users/{id}/{action}", post(user_set_enabled))
         .route("/admin/users/{id}/password", post(user_reset_password))
         .route("/admin/tokens", get(tokens_page).post(token_create))
         .route("/admin/tokens/{id}/revoke", post(token_revoke))
@@ -304,48 +303,21 @@ pub struct CsrfOnly {
     csrf: String,
 }
 
-async fn set_disabled(state: &AppState, ui: &UiPrincipal, id: &str, disabled: bool) -> Result<(), AppError> {
-    let user = state.store.get_user(crate::parse_id("id", id)?).await?;
-    if !can_administer(&ui.0, &user)
-        || !(ui.0.is_operator_admin() || ui.0.org.id == user.org)
-        || ui.0.role != Role::Admin
-    {
-        return Err(AppError::Forbidden("you do not administer this account".into()));
-    }
-    if disabled && user.id == ui.0.user.id {
-        return Err(AppError::Conflict("you cannot disable your own account".into()));
-    }
-    state.store.set_user_disabled(user.id, disabled).await?;
-    crate::audit_log::record(
-        state,
-        &ui.0,
-        if disabled { "user.disable" } else { "user.enable" },
-        &user.id.to_string(),
-        serde_json::json!({ "username": user.username }),
-    )
-    .await
-}
-
-async fn user_disable(
+/// `POST /admin/users/{id}/disable` and `/enable`.
+async fn user_set_enabled(
     State(state): State<AppState>,
     ui: UiPrincipal,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
     Form(f): Form<CsrfOnly>,
 ) -> PageResult {
     ui.check_csrf(&f.csrf)?;
-    set_disabled(&state, &ui, &id, true).await?;
-    Ok(ok("/admin/users", "user-disabled"))
-}
-
-async fn user_enable(
-    State(state): State<AppState>,
-    ui: UiPrincipal,
-    Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
-) -> PageResult {
-    ui.check_csrf(&f.csrf)?;
-    set_disabled(&state, &ui, &id, false).await?;
-    Ok(ok("/admin/users", "user-enabled"))
+    let disabled = match action.as_str() {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(AppError::NotFound("page".into()).into()),
+    };
+    crate::api::users::set_disabled(&state, &ui.0, &id, disabled).await?;
+    Ok(ok("/admin/users", if disabled { "user-disabled" } else { "user-enabled" }))
 }
 
 #[derive(Deserialize)]
@@ -362,10 +334,7 @@ async fn user_reset_password(
     Form(f): Form<ResetForm>,
 ) -> PageResult {
     ui.check_csrf(&f.csrf)?;
-    let user = state.store.get_user(crate::parse_id("id", &id)?).await?;
-    if !can_administer(&ui.0, &user) {
-        return Err(AppError::NotFound(format!("user {id}")).into());
-    }
+    let user = crate::api::users::visible_user(&state, &ui.0, &id).await?;
     crate::api::users::change_password(&state, &ui.0, &user, None, &f.password).await?;
     Ok(ok("/admin/users", "password-reset"))
 }
