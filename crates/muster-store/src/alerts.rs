@@ -263,6 +263,18 @@ impl Store {
         Ok((alert_from_row(&row)?, row.try_get::<Option<Vec<u8>>, _>("original")?.unwrap_or_default()))
     }
 
+    /// Stored alerts of an organisation and the sightings they add up to.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn alert_totals(&self, org: OrgId) -> Result<(i64, i64)> {
+        let row = sqlx::query("SELECT COUNT(*) AS n, COALESCE(SUM(count), 0) AS s FROM alerts WHERE org_id = $1")
+            .bind(org.uuid().to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get("n")?, row.try_get("s")?))
+    }
+
     /// Number of stored alerts of an organisation.
     ///
     /// # Errors
