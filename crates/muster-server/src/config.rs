@@ -33,6 +33,12 @@ pub struct Config {
     pub dedup_window_secs: u64,
     /// Alert batches processed at once; further ones get 503 with `Retry-After`.
     pub intake_concurrency: usize,
+    /// Syslog (RFC 5424/3164 carrying CEF or LEEF) over UDP on this address; off when unset.
+    pub syslog_udp: Option<SocketAddr>,
+    /// Syslog over TCP (newline or octet-counted framing) on this address; off when unset.
+    pub syslog_tcp: Option<SocketAddr>,
+    /// Slug of the organisation that syslog alerts belong to (required when a listener is on).
+    pub syslog_org: Option<String>,
 }
 
 impl Default for Config {
@@ -49,6 +55,9 @@ impl Default for Config {
             max_db_connections: 8,
             dedup_window_secs: 3600,
             intake_concurrency: 4,
+            syslog_udp: None,
+            syslog_tcp: None,
+            syslog_org: None,
         }
     }
 }
@@ -93,6 +102,13 @@ impl Config {
                 "MAX_DB_CONNECTIONS" => cfg.max_db_connections = value.parse().map_err(|e| bad(format!("{e}")))?,
                 "DEDUP_WINDOW_SECS" => cfg.dedup_window_secs = value.parse().map_err(|e| bad(format!("{e}")))?,
                 "INTAKE_CONCURRENCY" => cfg.intake_concurrency = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "SYSLOG_UDP" => {
+                    cfg.syslog_udp = Some(value.parse().map_err(|e| bad(format!("{e}; expected ADDR:PORT")))?)
+                }
+                "SYSLOG_TCP" => {
+                    cfg.syslog_tcp = Some(value.parse().map_err(|e| bad(format!("{e}; expected ADDR:PORT")))?)
+                }
+                "SYSLOG_ORG" => cfg.syslog_org = Some(value.clone()),
                 // Variables of other components (tests, CLI) are not ours to reject.
                 _ => {}
             }

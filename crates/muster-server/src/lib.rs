@@ -26,6 +26,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod state;
+pub mod syslog;
 pub mod ui;
 pub mod visibility;
 

@@ -476,6 +476,10 @@ async fn serve(cfg: Config, demo: bool) -> Result<()> {
         muster_store::Backend::Postgres => "PostgreSQL".to_owned(),
     };
     let state = AppState::new(store.clone(), cfg);
+    if let Some(sys) = muster_server::syslog::start(&state).await? {
+        let on = |a: Option<std::net::SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
+        println!("Syslog intake: UDP {}, TCP {}", on(sys.udp), on(sys.tcp));
+    }
     if let Some(a) = &admin {
         print_credentials("First start: created the platform admin.", std::slice::from_ref(a));
     }

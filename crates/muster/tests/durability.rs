@@ -99,7 +99,7 @@ async fn a_sigkill_during_intake_loses_no_acknowledged_alert_and_replays_add_not
         std::thread::sleep(kill_after);
         Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
     });
-    let mut acked = vec![false; BATCHES];
+    let mut acked = [false; BATCHES];
     let mut acked_created = 0;
     for (i, body) in bodies.iter().enumerate() {
         match send(&client, port, &token, i, body).await {

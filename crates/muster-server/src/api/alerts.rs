@@ -131,6 +131,7 @@ pub fn parse_format(s: Option<&str>) -> ApiResult<Option<Format>> {
 }
 
 /// One batch as received.
+#[derive(Clone)]
 pub struct Batch {
     pub body: axum::body::Bytes,
     pub format: Option<Format>,

@@ -8,6 +8,8 @@ use muster_store::{NewOrganisation, NewToken, NewUser, Store, StoreOptions};
 
 pub struct TestServer {
     pub base: String,
+    /// The syslog listeners, when configured.
+    pub syslog: Option<muster_server::syslog::Syslog>,
     pub store: Store,
     pub admin_password: String,
     _dir: Option<tempfile::TempDir>,
@@ -44,7 +46,25 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let needs_org = config.syslog_org.clone();
+        if let Some(slug) = &needs_org
+            && store.get_org_by_slug(slug).await.is_err()
+        {
+            {
+                let new = NewOrganisation {
+                    slug: slug.clone(),
+                    name: slug.clone(),
+                    kind: OrgKind::Other,
+                    country: None,
+                    sectors: vec![],
+                    client_of: None,
+                    tlp: Tlp::Green,
+                };
+                store.create_org(&new, false).await.unwrap();
+            }
+        }
         let state = AppState::new(store.clone(), config);
+        let syslog = muster_server::syslog::start(&state).await.unwrap();
         tokio::spawn(async move {
             muster_server::serve(listener, state, async move {
                 let _ = rx.await;
@@ -52,7 +72,7 @@ impl TestServer {
             .await
             .unwrap();
         });
-        Some(TestServer { base, store, admin_password: admin.password, _dir: Some(dir), shutdown: Some(tx) })
+        Some(TestServer { base, syslog, store, admin_password: admin.password, _dir: Some(dir), shutdown: Some(tx) })
     }
 
     /// The data directory (SQLite file) of this server.
