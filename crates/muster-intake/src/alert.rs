@@ -103,6 +103,9 @@ pub enum Format {
     Intelmq,
     /// Shadowserver CSV report row.
     Shadowserver,
+    /// TheHive 5 alert creation document (`POST /api/v1/alert`).
+    #[serde(rename = "thehive")]
+    TheHive,
 }
 
 impl Format {
@@ -116,6 +119,7 @@ impl Format {
         Format::Leef,
         Format::Intelmq,
         Format::Shadowserver,
+        Format::TheHive,
     ];
 
     /// The name used in `?format=` and `--format`.
@@ -130,6 +134,7 @@ impl Format {
             Self::Leef => "leef",
             Self::Intelmq => "intelmq",
             Self::Shadowserver => "shadowserver",
+            Self::TheHive => "thehive",
         }
     }
 

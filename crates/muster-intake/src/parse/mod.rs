@@ -6,6 +6,7 @@ pub mod ecs;
 pub mod leef;
 pub mod shadowserver;
 pub mod suricata;
+pub mod thehive;
 pub mod wazuh;
 
 mod classify;
@@ -145,6 +146,7 @@ pub fn parse_record(record: &[u8], format: Option<Format>, options: &ParseOption
         Format::Cef => cef::parse(record, options),
         Format::Leef => leef::parse(record, options),
         Format::Intelmq => crate::intelmq::parse(record, options),
+        Format::TheHive => thehive::parse(record, options),
         Format::Shadowserver => Err(Reject::syntax("a Shadowserver row needs its CSV header; send the whole report")),
     }
 }
