@@ -173,6 +173,7 @@ async fn flush(state: AppState, org: OrgId, mut rx: mpsc::Receiver<Vec<u8>>, sta
         for attempt in 0u32.. {
             match ingest_batch(&state.store, org, state.config.dedup_window_secs, batch.clone()).await {
                 Ok(r) => {
+                    state.alerts_committed(org, r.created, r.duplicates);
                     stats.created.fetch_add(r.created, Ordering::Relaxed);
                     stats.duplicates.fetch_add(r.duplicates, Ordering::Relaxed);
                     stats.rejected.fetch_add(r.rejected.len() as u64, Ordering::Relaxed);

@@ -16,6 +16,19 @@ document.addEventListener("DOMContentLoaded", () => {
       if (history.length > 1) { e.preventDefault(); history.back(); }
     });
   }
+  // The live alert queue: a banner counts what arrived since the page loaded.
+  const live = document.querySelector("[data-live]");
+  if (live && window.EventSource) {
+    let created = 0, repeats = 0;
+    const source = new EventSource(live.dataset.live);
+    const show = (text) => { live.querySelector("span").textContent = text; live.hidden = false; };
+    source.addEventListener("alerts", (e) => {
+      const d = JSON.parse(e.data);
+      created += d.created; repeats += d.duplicates;
+      show(`${created} new alert(s), ${repeats} repeat sighting(s) since this page loaded.`);
+    });
+    source.addEventListener("lagged", () => show("Many alerts arrived."));
+  }
   // Copy buttons.
   for (const btn of document.querySelectorAll("button[data-copy]")) {
     btn.addEventListener("click", () => {

@@ -225,3 +225,36 @@ async fn another_organisation_sees_none_of_our_amber_alerts() {
     let t = s.token(&obs, Role::Observer).await;
     assert_eq!(post(&s, &t, "", b"[]".to_vec(), None).await.0, 403);
 }
+
+/// Reads the event stream until `want` appears in it or `wait` passes.
+async fn read_events(resp: &mut reqwest::Response, want: &str, wait: std::time::Duration) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while !seen.contains(want) {
+        match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Ok(Ok(Some(bytes))) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => break,
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn the_live_queue_hears_its_own_organisations_commits_only() {
+    let s = TestServer::start().await;
+    let (_, token_a) = analyst(&s, "live-a").await;
+    let (_, token_b) = analyst(&s, "live-b").await;
+    let c = reqwest::Client::new();
+    let mut stream_a = c.get(s.url("/api/v1/alerts/events")).bearer_auth(&token_a).send().await.unwrap();
+    let mut stream_b = c.get(s.url("/api/v1/alerts/events")).bearer_auth(&token_b).send().await.unwrap();
+    assert_eq!(stream_a.status(), 200);
+    assert!(stream_a.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let (_, r) =
+        post(&s, &token_a, "", sample("samples/suricata-eve/wazuh-engine-4x-tests/alert_input.txt"), None).await;
+    let created = r["created"].as_u64().unwrap();
+    let heard = read_events(&mut stream_a, "\n\n", std::time::Duration::from_secs(10)).await;
+    assert!(heard.contains("event: alerts"), "{heard}");
+    assert!(heard.contains(&format!("\"created\":{created}")), "{heard}");
+    let other = read_events(&mut stream_b, "event: alerts", std::time::Duration::from_millis(800)).await;
+    assert!(!other.contains("event: alerts"), "organisation B heard A's alerts: {other}");
+}

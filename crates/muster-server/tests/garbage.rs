@@ -60,7 +60,7 @@ async fn garbage_to_every_api_route_gets_a_clear_4xx() {
                         .await
                         .unwrap();
                     let status = resp.status();
-                    let text = resp.text().await.unwrap();
+                    let text = common::body_text(resp).await;
                     sent += 1;
                     if status.is_success() {
                         // Alert intake answers a batch with per-record rejections; nothing may be stored.

@@ -156,7 +156,7 @@ async fn assert_isolated(backend: Backend) {
                 ("session", session.get(s.url(&url)).send().await.unwrap()),
             ] {
                 let status = resp.status();
-                let body = resp.text().await.unwrap();
+                let body = common::body_text(resp).await;
                 assert!(!status.is_server_error(), "{how} GET {url}: {status} {body}");
                 if path.contains('{') {
                     assert!(!status.is_success(), "{how} GET {url} exposed A's object: {body}");

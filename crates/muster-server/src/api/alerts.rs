@@ -111,7 +111,36 @@ pub async fn ingest(
     };
     let _permit = state.intake.try_acquire().map_err(|_| AppError::Unavailable(1))?;
     let batch = Batch { body, format, report: q.report, key };
-    Ok(Json(ingest_batch(&state.store, p.org.id, state.config.dedup_window_secs, batch).await?))
+    let result = ingest_batch(&state.store, p.org.id, state.config.dedup_window_secs, batch).await?;
+    if !result.replayed {
+        state.alerts_committed(p.org.id, result.created, result.duplicates);
+    }
+    Ok(Json(result))
+}
+
+/// Server-sent events: `event: alerts` with `{"created", "duplicates"}` each
+/// time a batch is committed for the organisation acted for; `event: lagged`
+/// when events were missed (reload the list then).
+#[utoipa::path(get, path = "/api/v1/alerts/events", tag = "alerts",
+    responses((status = 200, description = "text/event-stream of `alerts` and `lagged` events", content_type = "text/event-stream")))]
+pub async fn events(
+    State(state): State<AppState>,
+    p: Principal,
+) -> axum::response::Sse<impl tokio_stream::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>>
+{
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio_stream::StreamExt;
+    use tokio_stream::wrappers::BroadcastStream;
+    use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+    let org = p.org.id;
+    let stream = BroadcastStream::new(state.alert_events.subscribe()).filter_map(move |ev| match ev {
+        Ok(e) if e.org == org => {
+            Some(Ok(Event::default().event("alerts").data(serde_json::to_string(&e).unwrap_or_default())))
+        }
+        Ok(_) => None,
+        Err(BroadcastStreamRecvError::Lagged(n)) => Some(Ok(Event::default().event("lagged").data(n.to_string()))),
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 /// `format=` as the API and CLI spell it; `auto` or nothing detects per record.

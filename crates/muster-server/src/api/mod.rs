@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me::get_me))
         .route("/alerts", get(alerts::list).post(alerts::ingest))
+        .route("/alerts/events", get(alerts::events))
         .route("/alerts/{id}", get(alerts::get_one))
         .route("/organisations", get(orgs::list).post(orgs::create))
         .route("/organisations/{id}", get(orgs::get_one))

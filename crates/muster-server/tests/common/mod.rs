@@ -156,3 +156,19 @@ pub fn extract_csrf(html: &str) -> String {
     let start = html.find(marker).map(|i| i + marker.len()).expect("page has a _csrf field");
     html[start..].split('"').next().unwrap().to_owned()
 }
+
+/// A response's body as text. An event stream never ends, so of one this
+/// reads what arrives within half a second (still enough to catch a leak).
+pub async fn body_text(mut resp: reqwest::Response) -> String {
+    let streaming =
+        resp.headers().get("content-type").is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/event-stream"));
+    if !streaming {
+        return resp.text().await.unwrap();
+    }
+    let mut out = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, resp.chunk()).await {
+        out.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    out
+}
