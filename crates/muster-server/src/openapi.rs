@@ -23,6 +23,7 @@ use crate::api;
         api::circles::add_member, api::circles::remove_member,
         api::audit::list, api::audit::verify,
         api::alerts::ingest, api::alerts::list, api::alerts::get_one, api::alerts::events,
+        api::thehive::create_alert,
     ),
     modifiers(&Security),
     tags(

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod circles;
 pub mod me;
 pub mod orgs;
+pub mod thehive;
 pub mod tokens;
 pub mod users;
 
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/alerts", get(alerts::list).post(alerts::ingest))
         .route("/alerts/events", get(alerts::events))
         .route("/alerts/{id}", get(alerts::get_one))
+        .route("/alert", post(thehive::create_alert))
         .route("/organisations", get(orgs::list).post(orgs::create))
         .route("/organisations/{id}", get(orgs::get_one))
         .route("/users", get(users::list).post(users::create))
