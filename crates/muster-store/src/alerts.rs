@@ -4,6 +4,8 @@
 //! `muster-intake`; the store hands it the stored sighting and applies the
 //! answer, so the rule lives in one place and the write stays atomic.
 
+use std::collections::HashMap;
+
 use muster_core::{OrgId, Tlp};
 use serde::Serialize;
 use sqlx::Row;
@@ -105,7 +107,47 @@ fn alert_from_row(row: &AnyRow) -> Result<AlertRow> {
     })
 }
 
+/// Rows per multi-row INSERT, and the values each row binds.
+const INSERT_ROWS: usize = 100;
+const INSERT_COLS: usize = 17;
+/// Fingerprints per lookup query.
+const LOOKUP: usize = 500;
+
+type Known = HashMap<String, Vec<(String, Sighting)>>;
+
 impl Store {
+    async fn sightings(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        org: &str,
+        alerts: &[NewAlert],
+    ) -> Result<Known> {
+        let mut fps: Vec<&str> = alerts.iter().map(|a| a.fingerprint.as_str()).collect();
+        fps.sort_unstable();
+        fps.dedup();
+        let mut known = Known::new();
+        for chunk in fps.chunks(LOOKUP) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT id, fingerprint, first_seen, last_seen, count FROM alerts WHERE org_id = $1 AND fingerprint IN ({})",
+                list.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(org);
+            for fp in chunk {
+                q = q.bind(*fp);
+            }
+            for row in q.fetch_all(&mut **tx).await? {
+                let s = Sighting {
+                    first_seen: row.try_get("first_seen")?,
+                    last_seen: row.try_get("last_seen")?,
+                    count: row.try_get("count")?,
+                };
+                known.entry(row.try_get("fingerprint")?).or_default().push((row.try_get("id")?, s));
+            }
+        }
+        Ok(known)
+    }
+
     /// Stores a batch for `org` atomically: every alert is either a new row
     /// or folded into a stored alert with its fingerprint seen within
     /// `window_ms` of it, as `merge` decides (`Some(new state)` folds, `None`
@@ -155,65 +197,90 @@ impl Store {
             }
         }
         let mut counts = IngestCounts::default();
+        // Stored sightings of this batch's fingerprints, looked up in a few
+        // queries (not one per alert), then kept current as the batch folds in.
+        let mut known = self.sightings(&mut tx, &org_s, alerts).await?;
+        let mut inserts: Vec<(String, &NewAlert)> = Vec::new();
         for a in alerts {
-            // The candidate: the most recent stored sighting that overlaps the window around this one.
-            let stored = sqlx::query(
-                "SELECT id, first_seen, last_seen, count FROM alerts WHERE org_id = $1 AND fingerprint = $2 \
-                 AND last_seen >= $3 AND first_seen <= $4 ORDER BY last_seen DESC LIMIT 1",
-            )
-            .bind(&org_s)
-            .bind(&a.fingerprint)
-            .bind(a.first_seen.saturating_sub(window_ms))
-            .bind(a.last_seen.saturating_add(window_ms))
-            .fetch_optional(&mut *tx)
-            .await?;
-            let folded = match &stored {
-                Some(row) => {
-                    let seen = Sighting {
-                        first_seen: row.try_get("first_seen")?,
-                        last_seen: row.try_get("last_seen")?,
-                        count: row.try_get("count")?,
-                    };
-                    merge(&seen, a).map(|s| (row.try_get::<String, _>("id"), s))
+            let candidates = known.entry(a.fingerprint.clone()).or_default();
+            // The most recent stored sighting that overlaps the window around this one.
+            let candidate = candidates
+                .iter_mut()
+                .filter(|(_, s)| {
+                    s.last_seen >= a.first_seen.saturating_sub(window_ms)
+                        && s.first_seen <= a.last_seen.saturating_add(window_ms)
+                })
+                .max_by_key(|(_, s)| s.last_seen);
+            match candidate.and_then(|(id, seen)| merge(seen, a).map(|next| (id, seen, next))) {
+                Some((id, seen, next)) => {
+                    *seen = next;
+                    match inserts.iter_mut().find(|(i, _)| i == id) {
+                        // Folded into an alert of this very batch: nothing stored yet to update.
+                        Some(_) => {}
+                        None => {
+                            sqlx::query("UPDATE alerts SET first_seen = $1, last_seen = $2, count = $3 WHERE id = $4")
+                                .bind(next.first_seen)
+                                .bind(next.last_seen)
+                                .bind(next.count)
+                                .bind(id.as_str())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                    counts.duplicates += 1;
                 }
-                None => None,
-            };
-            if let Some((id, s)) = folded {
-                sqlx::query("UPDATE alerts SET first_seen = $1, last_seen = $2, count = $3 WHERE id = $4")
+                None => {
+                    let id = format!("alert--{}", uuid::Uuid::now_v7());
+                    candidates.push((
+                        id.clone(),
+                        Sighting { first_seen: a.first_seen, last_seen: a.last_seen, count: a.count },
+                    ));
+                    inserts.push((id, a));
+                    counts.created += 1;
+                }
+            }
+        }
+        // Sightings folded into alerts of this batch end up in their insert.
+        let folded: HashMap<&str, Sighting> = known.values().flatten().map(|(id, s)| (id.as_str(), *s)).collect();
+        for chunk in inserts.chunks(INSERT_ROWS) {
+            let placeholders: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let p: Vec<String> = (1..=INSERT_COLS).map(|c| format!("${}", r * INSERT_COLS + c)).collect();
+                    format!("({}, 'new')", p.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO alerts (id, org_id, fingerprint, format, source, source_ref, title, severity, rsit_type, tlp, \
+                 pap, first_seen, last_seen, count, doc, created_at, original, status) VALUES {}",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, a) in chunk {
+                let s = folded.get(id.as_str()).copied().unwrap_or(Sighting {
+                    first_seen: a.first_seen,
+                    last_seen: a.last_seen,
+                    count: a.count,
+                });
+                q = q
+                    .bind(id.as_str())
+                    .bind(&org_s)
+                    .bind(&a.fingerprint)
+                    .bind(&a.format)
+                    .bind(&a.source)
+                    .bind(a.source_ref.clone())
+                    .bind(&a.title)
+                    .bind(&a.severity)
+                    .bind(&a.rsit_type)
+                    .bind(a.tlp.as_str())
+                    .bind(&a.pap)
                     .bind(s.first_seen)
                     .bind(s.last_seen)
                     .bind(s.count)
-                    .bind(id?)
-                    .execute(&mut *tx)
-                    .await?;
-                counts.duplicates += 1;
-            } else {
-                sqlx::query(&format!(
-                    "INSERT INTO alerts ({ALERT_COLUMNS}, created_at, original) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'new', $15, $16, $17)"
-                ))
-                .bind(format!("alert--{}", uuid::Uuid::now_v7()))
-                .bind(&org_s)
-                .bind(&a.fingerprint)
-                .bind(&a.format)
-                .bind(&a.source)
-                .bind(a.source_ref.clone())
-                .bind(&a.title)
-                .bind(&a.severity)
-                .bind(&a.rsit_type)
-                .bind(a.tlp.as_str())
-                .bind(&a.pap)
-                .bind(a.first_seen)
-                .bind(a.last_seen)
-                .bind(a.count)
-                .bind(&a.doc)
-                .bind(now)
-                .bind(a.original.clone())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| StoreError::from_insert(e, "alert"))?;
-                counts.created += 1;
+                    .bind(&a.doc)
+                    .bind(now)
+                    .bind(a.original.clone());
             }
+            q.execute(&mut *tx).await.map_err(|e| StoreError::from_insert(e, "alert"))?;
         }
         if let Some(key) = batch_key {
             sqlx::query("UPDATE intake_batches SET result = $1 WHERE org_id = $2 AND batch_key = $3")

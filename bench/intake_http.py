@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""End-to-end intake: HTTP batches of Suricata EVE alerts -> parsed, deduplicated,
+correlated(*) and committed, measured as alerts/s on a release `muster serve`.
+
+Usage: cargo build --release -p muster && python3 bench/intake_http.py [--alerts 200000] [--batch 5000] [--clients 2] [--database-url postgres://...]
+
+Every alert is distinct (its signature id varies), so each one is a new stored row:
+the worst case for the store. (*) correlation into incidents is not built yet.
+"""
+import argparse
+import concurrent.futures
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "muster")
+SAMPLE = os.path.join(ROOT, "..", "shared", "data", "samples", "suricata-eve", "elastic-beats", "eve-metadata.log")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(args, env, stdin=None):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, check=True, env=env, input=stdin).stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--alerts", type=int, default=200_000)
+    ap.add_argument("--batch", type=int, default=5_000)
+    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--database-url")
+    args = ap.parse_args()
+    template = open(SAMPLE).readline().strip()
+    assert '"signature_id":' in template
+    work = tempfile.mkdtemp(prefix="muster-intake-bench-")
+    env = dict(os.environ)
+    env.pop("MUSTER_DATABASE_URL", None)
+    if args.database_url:
+        env["MUSTER_DATABASE_URL"] = args.database_url
+    data = os.path.join(work, "data")
+    try:
+        run(["org", "add", "bench", "--name", "Bench", "--kind", "other", "--data", data], env)
+        run(["user", "add", "bench", "--org", "bench", "--role", "analyst", "--password-stdin", "--data", data], env,
+            stdin="bench password 123")
+        token = run(["token", "create", "--user", "bench", "--data", data], env).strip()
+        port = free_port()
+        server = subprocess.Popen([BIN, "serve", "--data", data, "--listen", f"127.0.0.1:{port}"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        while not server.stdout.readline().startswith("Muster is ready"):
+            pass
+        batches = []
+        n = 0
+        while n < args.alerts:
+            size = min(args.batch, args.alerts - n)
+            lines = [template.replace('"signature_id":', f'"signature_id":{n + i + 1000000}', 1) for i in range(size)]
+            batches.append(("\n".join(lines)).encode())
+            n += size
+
+        def send(body):
+            while True:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+                c.request("POST", "/api/v1/alerts?format=eve", body=body,
+                          headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
+                r = c.getresponse()
+                payload = r.read()
+                if r.status == 503:
+                    time.sleep(float(r.getheader("Retry-After", "1")) / 10)
+                    continue
+                assert r.status == 200, (r.status, payload[:300])
+                return json.loads(payload)
+
+        t0 = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(args.clients) as pool:
+            results = list(pool.map(send, batches))
+        elapsed = time.perf_counter() - t0
+        created = sum(r["created"] for r in results)
+        rejected = sum(len(r["rejected"]) for r in results)
+        server.terminate()
+        server.wait()
+        backend = "PostgreSQL" if args.database_url else "SQLite"
+        print(f"| {backend} | {args.alerts:,} alerts in {len(batches)} batches of {args.batch:,}, {args.clients} clients "
+              f"| {elapsed:.2f} s | **{args.alerts / elapsed:,.0f} alerts/s** | created {created:,}, rejected {rejected} |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
