@@ -133,7 +133,7 @@ impl fmt::Display for Reject {
             }
             RejectKind::Ignored { reason } => write!(f, "ignored: {reason}"),
             RejectKind::UnknownFormat => {
-                f.write_str("format not recognised; pass format=eve|wazuh|ecs|cef|leef|intelmq|shadowserver")
+                f.write_str("format not recognised; pass format=eve|wazuh|ecs|cef|leef|intelmq|shadowserver|thehive")
             }
         }
     }
