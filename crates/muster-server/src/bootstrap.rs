@@ -212,6 +212,8 @@ pub async fn load_demo(store: &Store) -> Result<Vec<Credential>, StoreError> {
             },
         )
         .await?;
+    demo_alerts(store, org("cert-de")?, &["cert-de-sensor", "dmz-ids"]).await?;
+    demo_alerts(store, org("gridco")?, &["scada-gw-ids"]).await?;
     system_audit(
         store,
         "platform.demo",
@@ -220,4 +222,49 @@ pub async fn load_demo(store: &Store) -> Result<Vec<Credential>, StoreError> {
     )
     .await?;
     Ok(creds)
+}
+
+/// Demo signatures: (signature id, signature, category, severity 1-3).
+/// Written for the demo (documentation address ranges, invented rule ids).
+const DEMO_SIGNATURES: &[(u32, &str, &str, u8)] = &[
+    (9_100_001, "DEMO Possible SSH brute force attempt", "Attempted Administrator Privilege Gain", 1),
+    (9_100_002, "DEMO Cobalt Strike beacon HTTP check-in", "A Network Trojan was detected", 1),
+    (9_100_003, "DEMO Inbound Modbus write to coil from external host", "Attempted Information Leak", 2),
+    (9_100_004, "DEMO Nmap SYN scan detected", "Detection of a Network Scan", 3),
+    (9_100_005, "DEMO DNS query for known phishing domain", "Potential Corporate Privacy Violation", 2),
+];
+
+/// A few Suricata EVE alerts for a demo organisation, through the real intake.
+async fn demo_alerts(store: &Store, org: muster_core::OrgId, sensors: &[&str]) -> Result<(), StoreError> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut lines = Vec::new();
+    for (n, (sid, sig, cat, sev)) in DEMO_SIGNATURES.iter().enumerate() {
+        for (k, sensor) in sensors.iter().enumerate() {
+            let at = now - time::Duration::minutes(i64::try_from(7 * n + 3 * k).unwrap_or(0));
+            let port = [22, 443, 502, 80, 53][n % 5];
+            let ts = at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+            let record = json!({
+                "timestamp": ts,
+                "event_type": "alert",
+                "host": sensor,
+                "src_ip": format!("203.0.113.{}", 10 + n),
+                "src_port": 40_000 + n,
+                "dest_ip": format!("192.0.2.{}", 20 + k),
+                "dest_port": port,
+                "proto": if n == 4 { "UDP" } else { "TCP" },
+                "alert": { "action": "allowed", "gid": 1, "signature_id": sid, "rev": 1, "signature": sig, "category": cat, "severity": sev }
+            });
+            lines.push(record.to_string());
+        }
+    }
+    let batch = crate::api::alerts::Batch {
+        body: lines.join("\n").into_bytes().into(),
+        format: Some(muster_intake::Format::Eve),
+        report: None,
+        key: Some("demo-alerts".into()),
+    };
+    crate::api::alerts::ingest_batch(store, org, 3600, batch)
+        .await
+        .map_err(|e| StoreError::Invalid(format!("demo alerts: {e}")))?;
+    Ok(())
 }

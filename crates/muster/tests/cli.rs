@@ -107,6 +107,8 @@ fn serve_without_configuration_creates_its_store_answers_and_keeps_data_across_r
     assert!(me.contains("\"username\":\"alice\""), "{me}");
     let (_, orgs) = get(&format!("{}/api/v1/organisations", second.url), Some(token));
     assert!(orgs.contains("cert-de") && orgs.contains("gridco"), "demo data survived: {orgs}");
+    let (_, alerts) = get(&format!("{}/api/v1/alerts", second.url), Some(token));
+    assert!(alerts.contains("DEMO Possible SSH brute force attempt"), "the demo has alerts: {alerts}");
 }
 
 #[test]
