@@ -88,13 +88,6 @@ where
     s.parse().map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
-/// Current time in stored milliseconds (for tests outside this crate).
-#[doc(hidden)]
-#[must_use]
-pub fn now_ms_for_tests() -> i64 {
-    now_ms()
-}
-
 impl Store {
     /// Runs raw SQL, for tests that simulate tampering.
     #[doc(hidden)]

@@ -100,12 +100,7 @@ async fn users_and_memberships(s: &Store) {
 async fn password_change_ends_sessions(s: &Store) {
     let a = s.create_org(&org("org-a"), false).await.unwrap();
     let u = s.create_user(&user("carol", a.id, Role::Analyst), Some("h")).await.unwrap();
-    let sess = Session {
-        user: u.id,
-        active_org: a.id,
-        csrf: "c".into(),
-        expires_at: muster_store::now_ms_for_tests() + 60_000,
-    };
+    let sess = Session { user: u.id, active_org: a.id, csrf: "c".into(), expires_at: muster_store::now_ms() + 60_000 };
     s.create_session("secret-1", &sess).await.unwrap();
     assert!(s.get_session("secret-1").await.unwrap().is_some());
     s.set_password_hash(u.id, "h2", false).await.unwrap();
@@ -116,8 +111,7 @@ async fn password_change_ends_sessions(s: &Store) {
 async fn sessions_expire(s: &Store) {
     let a = s.create_org(&org("org-a"), false).await.unwrap();
     let u = s.create_user(&user("dave", a.id, Role::Analyst), None).await.unwrap();
-    let past =
-        Session { user: u.id, active_org: a.id, csrf: "c".into(), expires_at: muster_store::now_ms_for_tests() - 1 };
+    let past = Session { user: u.id, active_org: a.id, csrf: "c".into(), expires_at: muster_store::now_ms() - 1 };
     s.create_session("old", &past).await.unwrap();
     assert!(s.get_session("old").await.unwrap().is_none());
     assert_eq!(s.purge_expired_sessions().await.unwrap(), 1);

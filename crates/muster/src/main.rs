@@ -394,7 +394,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             if !held.at_least(role) {
                 bail!("--role {role}: exceeds the user's role {held} in that organisation");
             }
-            let expires_at = expires_days.map(|d| muster_store::now_ms_for_tests() + i64::from(d) * 86_400_000);
+            let expires_at = expires_days.map(|d| muster_store::now_ms() + i64::from(d) * 86_400_000);
             let secret = muster_server::auth::random_secret(muster_server::auth::TOKEN_PREFIX);
             let t = s.create_token(&secret, &NewToken { name, user: user.id, org: org_id, role, expires_at }).await?;
             cli_audit(&s, "token.create", &t.id.to_string(), serde_json::json!({ "name": t.name, "role": t.role }))

@@ -41,7 +41,7 @@ impl From<&ApiToken> for TokenView {
             expires_at: t.expires_at.map(crate::rfc3339),
             revoked_at: t.revoked_at.map(crate::rfc3339),
             last_used_at: t.last_used_at.map(crate::rfc3339),
-            active: t.is_active(muster_store::now_ms_for_tests()),
+            active: t.is_active(muster_store::now_ms()),
         }
     }
 }
@@ -114,7 +114,7 @@ pub(crate) async fn create_token(state: &AppState, p: &Principal, body: CreateTo
         return Err(AppError::Forbidden(format!("role: a token cannot exceed your own role ({})", p.role)));
     }
     let expires_at = match body.expires_in_days {
-        Some(d) if (1..=3650).contains(&d) => Some(muster_store::now_ms_for_tests() + i64::from(d) * 86_400_000),
+        Some(d) if (1..=3650).contains(&d) => Some(muster_store::now_ms() + i64::from(d) * 86_400_000),
         Some(_) => return Err(AppError::Unprocessable("expires_in_days: must be 1-3650".into())),
         None => None,
     };

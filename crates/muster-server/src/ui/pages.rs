@@ -147,7 +147,7 @@ async fn start_session(state: &AppState, user: muster_core::User) -> Result<Resp
         user: user.id,
         active_org: user.org,
         csrf: random_secret(""),
-        expires_at: muster_store::now_ms_for_tests() + hours * 3_600_000,
+        expires_at: muster_store::now_ms() + hours * 3_600_000,
     };
     state.store.create_session(&secret, &session).await?;
     state
