@@ -258,3 +258,37 @@ async fn the_live_queue_hears_its_own_organisations_commits_only() {
     let other = read_events(&mut stream_b, "event: alerts", std::time::Duration::from_millis(800)).await;
     assert!(!other.contains("event: alerts"), "organisation B heard A's alerts: {other}");
 }
+
+#[tokio::test]
+async fn an_alert_exported_as_intelmq_comes_back_as_the_same_alert() {
+    let s = TestServer::start().await;
+    let (org_a, token_a) = analyst(&s, "imq-a").await;
+    let (org_b, token_b) = analyst(&s, "imq-b").await;
+    let (_, r) =
+        post(&s, &token_a, "?format=eve", sample("samples/suricata-eve/elastic-beats/eve-metadata.log"), None).await;
+    assert_eq!(r["created"], 1);
+    let c = reqwest::Client::new();
+    let row = s.store.list_alerts(org_a.id, None, 1).await.unwrap().remove(0);
+    let event: Value = c
+        .get(s.url(&format!("/api/v1/alerts/{}/intelmq", row.id)))
+        .bearer_auth(&token_a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(event["classification.taxonomy"], "intrusion-attempts", "{event}");
+    assert!(event["source.ip"].is_string() && event["feed.name"].is_string(), "{event}");
+    // Another organisation cannot export it...
+    let r = c.get(s.url(&format!("/api/v1/alerts/{}/intelmq", row.id))).bearer_auth(&token_b).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    // ...but can import the event it was sent, and gets the same alert content
+    // (the fingerprint differs: it includes the format the alert arrived in).
+    let (status, r) = post(&s, &token_b, "?format=intelmq", event.to_string().into_bytes(), None).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["created"], 1, "{r}");
+    let imported = s.store.list_alerts(org_b.id, None, 1).await.unwrap().remove(0);
+    assert_eq!(imported.format, "intelmq");
+    assert_eq!((&imported.title, &imported.rsit_type, &imported.severity), (&row.title, &row.rsit_type, &row.severity));
+}

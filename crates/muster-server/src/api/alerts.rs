@@ -382,3 +382,19 @@ pub async fn get_one(
         original: String::from_utf8_lossy(&original).into_owned(),
     }))
 }
+
+/// The alert as an IntelMQ event (harmonization field names), e.g. to feed an
+/// IntelMQ pipeline or a CSIRT partner; `POST /api/v1/alerts?format=intelmq` takes it back.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/intelmq", tag = "alerts", params(("id" = String, Path)),
+    responses((status = 200, description = "IntelMQ event JSON", body = Object), (status = 404)))]
+pub async fn intelmq(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<muster_intake::intelmq::Event>> {
+    let detail = get_one(State(state), p, Path(id)).await?.0;
+    let mut alert: Alert =
+        serde_json::from_value(detail.alert).map_err(|e| AppError::Internal(format!("stored alert document: {e}")))?;
+    alert.original = detail.original.into_bytes();
+    Ok(Json(muster_intake::intelmq::export(&alert)))
+}

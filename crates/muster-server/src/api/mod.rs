@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/alerts", get(alerts::list).post(alerts::ingest))
         .route("/alerts/events", get(alerts::events))
         .route("/alerts/{id}", get(alerts::get_one))
+        .route("/alerts/{id}/intelmq", get(alerts::intelmq))
         .route("/alert", post(thehive::create_alert))
         .route("/organisations", get(orgs::list).post(orgs::create))
         .route("/organisations/{id}", get(orgs::get_one))
