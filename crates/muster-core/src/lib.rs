@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod ids;
+pub mod incident;
 pub mod markings;
 pub mod org;
 pub mod taxonomy;
