@@ -5,7 +5,7 @@
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::{UnknownValue, vocabulary};
+use crate::vocabulary;
 
 vocabulary! {
     /// Where an incident stands, from first sight to closure.
