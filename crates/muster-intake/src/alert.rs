@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use muster_core::taxonomy::{RsitClass, RsitType};
 use muster_core::{Pap, Tlp};

@@ -23,6 +23,7 @@ use crate::api;
         api::circles::add_member, api::circles::remove_member,
         api::audit::list, api::audit::verify,
         api::alerts::ingest, api::alerts::list, api::alerts::get_one, api::alerts::events, api::alerts::intelmq,
+        api::incidents::create, api::incidents::list, api::incidents::get_one, api::incidents::change_status, api::incidents::add_note,
         api::thehive::create_alert,
     ),
     modifiers(&Security),
@@ -34,6 +35,7 @@ use crate::api;
         (name = "trust-circles", description = "Groups of organisations that share"),
         (name = "audit", description = "The append-only audit log"),
         (name = "alerts", description = "Alert intake from monitoring systems, and the alert queue"),
+        (name = "incidents", description = "Incidents from analysis to closure"),
     )
 )]
 pub struct ApiDoc;

@@ -9,7 +9,7 @@
 
 use muster_core::access::{Marking, decide};
 use muster_core::{OrgId, Organisation, Tlp, TrustCircle, User};
-use muster_store::{AlertRow, ApiToken, AuditEntry};
+use muster_store::{AlertRow, ApiToken, AuditEntry, IncidentRow};
 
 use crate::auth::Principal;
 
@@ -49,6 +49,12 @@ impl Marked for ApiToken {
 }
 
 impl Marked for AlertRow {
+    fn marking(&self) -> Marking<'_> {
+        Marking::owned(self.org, self.tlp)
+    }
+}
+
+impl Marked for IncidentRow {
     fn marking(&self) -> Marking<'_> {
         Marking::owned(self.org, self.tlp)
     }

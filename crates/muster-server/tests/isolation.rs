@@ -83,6 +83,17 @@ async fn seed_org_a(s: &TestServer) -> Secrets {
     assert_eq!(r["created"], 1, "{r}");
     let alert = s.store.list_alerts(a.id, None, 1).await.unwrap().remove(0);
     assert_eq!(alert.tlp, Tlp::Amber);
+    let inc: serde_json::Value = c
+        .post(s.url("/api/v1/incidents"))
+        .bearer_auth(&t)
+        .json(&serde_json::json!({"title": "alpha secret incident", "severity": "high", "alert_ids": [alert.id]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let incident_id = inc["id"].as_str().unwrap().to_owned();
     let tokens = s.store.list_tokens(a.id).await.unwrap();
     let mut ids = vec![
         a.id.to_string(),
@@ -91,12 +102,14 @@ async fn seed_org_a(s: &TestServer) -> Secrets {
         amber.id.to_string(),
         red.id.to_string(),
         alert.id.clone(),
+        incident_id,
     ];
     ids.extend(tokens.iter().map(|t| t.id.to_string()));
     let mut needles = ids.clone();
     needles.extend(ids.iter().filter_map(|i| i.split_once("--").map(|(_, u)| u.to_owned())));
     needles.push(alert.fingerprint.clone());
     needles.push(alert.title.clone());
+    needles.push("alpha secret incident".into());
     needles.extend(
         ["Alpha Hidden CSIRT", "alpha-admin", "alpha-analyst", "alpha-amber-circle", "alpha-red-circle", "alpha-siem"]
             .map(String::from),

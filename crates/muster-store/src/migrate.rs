@@ -32,6 +32,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "ALTER TABLE alerts ADD COLUMN original BLOB;",
         postgres: "ALTER TABLE alerts ADD COLUMN original BYTEA;",
     },
+    Migration {
+        version: 3,
+        name: "incidents",
+        sql: include_str!("../migrations/0003_incidents.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.

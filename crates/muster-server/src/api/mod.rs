@@ -9,6 +9,7 @@ use crate::state::AppState;
 pub mod alerts;
 pub mod audit;
 pub mod circles;
+pub mod incidents;
 pub mod me;
 pub mod orgs;
 pub mod thehive;
@@ -20,6 +21,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me::get_me))
         .route("/alerts", get(alerts::list).post(alerts::ingest))
+        .route("/incidents", get(incidents::list).post(incidents::create))
+        .route("/incidents/{id}", get(incidents::get_one))
+        .route("/incidents/{id}/status", post(incidents::change_status))
+        .route("/incidents/{id}/timeline", post(incidents::add_note))
         .route("/alerts/events", get(alerts::events))
         .route("/alerts/{id}", get(alerts::get_one))
         .route("/alerts/{id}/intelmq", get(alerts::intelmq))
