@@ -140,6 +140,9 @@ async fn garbage_forms_to_every_ui_post_route_get_4xx() {
         "/admin/tokens",
         "/admin/tokens/not-an-id/revoke",
         "/admin/circles",
+        "/incidents",
+        "/incidents/not-an-id/status",
+        "/incidents/incident--00000000-0000-0000-0000-000000000000/timeline",
         "/login",
     ];
     let forms: Vec<(&str, Vec<u8>)> = vec![

@@ -130,3 +130,62 @@ async fn an_admin_disables_and_enables_a_user_from_the_users_page() {
     assert_eq!(r.status(), 404);
     assert!(!s.store.get_user(victim.id).await.unwrap().disabled);
 }
+
+#[tokio::test]
+async fn an_analyst_triages_alerts_into_an_incident_and_closes_it_through_the_pages() {
+    let s = TestServer::start().await;
+    let org = s.org("org-t").await;
+    let u = s.user("tri", org.id, Role::Analyst, "triage password 1").await;
+    let token = s.token(&u, Role::Analyst).await;
+    let eve =
+        std::fs::read(muster_testkit::shared_data().join("samples/suricata-eve/wazuh-engine-4x-tests/alert_input.txt"))
+            .unwrap();
+    reqwest::Client::new().post(s.url("/api/v1/alerts")).bearer_auth(&token).body(eve).send().await.unwrap();
+    let (c, csrf) = s.login("tri", "triage password 1").await;
+    let page = c.get(s.url("/alerts")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("name=\"alert_ids\""));
+    let ids: Vec<String> = s.store.list_alerts(org.id, None, 2).await.unwrap().into_iter().map(|a| a.id).collect();
+    let mut form =
+        vec![("_csrf", csrf.clone()), ("title", "Scanning from 203.0.113.0/24".into()), ("severity", "high".into())];
+    form.extend(ids.iter().map(|i| ("alert_ids", i.clone())));
+    let r = c.post(s.url("/incidents")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let at = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(at.starts_with("/incidents/incident--"), "{at}");
+    let page = c.get(s.url(&at)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"incident-status\">new<") && page.contains(&ids[0]), "{page}");
+    // Closing without a resolution is refused on the page, with the reason.
+    let r = c
+        .post(s.url(&format!("{at}/status")))
+        .form(&[("_csrf", csrf.as_str()), ("status", "closed"), ("resolution", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("resolution"));
+    for (status, resolution) in [("contained", ""), ("closed", "true-positive")] {
+        let r = c
+            .post(s.url(&format!("{at}/status")))
+            .form(&[("_csrf", csrf.as_str()), ("status", status), ("resolution", resolution)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{status}");
+    }
+    let r = c
+        .post(s.url(&format!("{at}/timeline")))
+        .form(&[("_csrf", csrf.as_str()), ("text", "Blocked at the perimeter.")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = c.get(s.url(&at)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("id=\"incident-status\">closed<")
+            && page.contains("true-positive")
+            && page.contains("Blocked at the perimeter."),
+        "{page}"
+    );
+    let list = c.get(s.url("/incidents")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("Scanning from 203.0.113.0/24"));
+}

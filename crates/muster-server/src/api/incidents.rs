@@ -14,7 +14,7 @@ use crate::error::{ApiResult, AppError, Json, Path};
 use crate::state::AppState;
 use crate::visibility::can_see;
 
-const SEVERITIES: &[&str] = &["info", "low", "medium", "high", "critical"];
+pub const SEVERITIES: &[&str] = &["info", "low", "medium", "high", "critical"];
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
