@@ -438,3 +438,50 @@ async fn unknown_page_shows_error_page_whose_back_link_returns() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyst_triages_an_alert_into_an_incident_and_closes_it() {
+    let server = TestServer::start().await;
+    let org = server.org("soc-ui").await;
+    let analyst = server.user("tess", org.id, Role::Analyst, "tess-long-password").await;
+    let token = server.token(&analyst, Role::Analyst).await;
+    let eve = std::fs::read(muster_testkit::shared_data().join("samples/suricata-eve/elastic-beats/eve-metadata.log"))
+        .unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/alerts?format=eve", server.base))
+        .bearer_auth(&token)
+        .body(eve)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    with_browser("analyst_triages_an_alert_into_an_incident_and_closes_it", &server, |b| async move {
+        b.log_in("tess", "tess-long-password").await;
+        b.click("a[href='/alerts']").await;
+        assert_eq!(b.h1().await, "Alerts");
+        b.shot("queue").await;
+        b.find("#alerts input[name='alert_ids']").await.click().await.unwrap();
+        b.fill("#incident-title-input", "Suspicious traffic flagged by Suricata").await;
+        b.click("#open-incident").await;
+        assert!(b.path().await.starts_with("/incidents/incident--"));
+        assert_eq!(b.text("#incident-title").await, "Suspicious traffic flagged by Suricata");
+        assert_eq!(b.text("#incident-status").await, "new");
+        b.shot("incident-new").await;
+
+        b.find("#next-status").await.select_by_value("contained").await.unwrap();
+        b.click("#status-submit").await;
+        assert_eq!(b.text("#incident-status").await, "contained");
+        b.find("#next-status").await.select_by_value("closed").await.unwrap();
+        b.find("#resolution").await.select_by_value("true-positive").await.unwrap();
+        b.click("#status-submit").await;
+        assert_eq!(b.text("#incident-status").await, "closed");
+        assert_eq!(b.text("#incident-resolution").await, "true-positive");
+        let timeline = b.text("#timeline").await;
+        assert!(timeline.contains("contained → closed (true-positive)"), "{timeline}");
+        b.shot("incident-closed").await;
+
+        b.click("a[href='/incidents']").await;
+        assert!(b.text("#incidents").await.contains("Suspicious traffic flagged by Suricata"));
+    })
+    .await;
+}
