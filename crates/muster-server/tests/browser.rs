@@ -142,6 +142,19 @@ impl Browser {
         self.text("h1").await
     }
 
+    /// The id of the focused element, polled until it is `want` or a few seconds
+    /// pass: autofocus lands after the document loads, later on a busy machine.
+    async fn focused_id(&self, want: &str) -> Option<String> {
+        let start = Instant::now();
+        loop {
+            let id = self.c.active_element().await.expect("active element").attr("id").await.expect("id attribute");
+            if id.as_deref() == Some(want) || start.elapsed() > Duration::from_secs(5) {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The text of the selected option of a `<select>`.
     async fn selected_option(&self, select_css: &str) -> String {
         self.text(&format!("{select_css} option:checked")).await
@@ -301,15 +314,21 @@ async fn wrong_password_shows_error_and_keeps_user_on_login() {
     server.user("wanda", org.id, Role::Analyst, "wandas-real-password").await;
     with_browser("wrong_password_shows_error_and_keeps_user_on_login", &server, |b| async move {
         b.goto("/login").await;
-        let focused = b.c.active_element().await.unwrap().attr("id").await.unwrap();
-        assert_eq!(focused.as_deref(), Some("username"), "an empty login form starts at the username");
+        assert_eq!(
+            b.focused_id("username").await.as_deref(),
+            Some("username"),
+            "an empty login form starts at the username"
+        );
         b.log_in("wanda", "not-her-password").await;
         assert_eq!(b.path().await, "/login");
         assert_eq!(b.text("#login-error").await, "Unknown username or wrong password.");
         assert_eq!(b.find("#username").await.prop("value").await.unwrap().as_deref(), Some("wanda"));
         assert_eq!(b.find("#password").await.prop("value").await.unwrap().as_deref(), Some(""));
-        let focused = b.c.active_element().await.unwrap().attr("id").await.unwrap();
-        assert_eq!(focused.as_deref(), Some("password"), "the password field has the focus for the retry");
+        assert_eq!(
+            b.focused_id("password").await.as_deref(),
+            Some("password"),
+            "the password field has the focus for the retry"
+        );
         assert!(!b.exists("#logout").await, "no session after a failed login");
         b.shot("wrong-password").await;
 
