@@ -52,17 +52,7 @@ pub fn parse(record: &[u8], options: &ParseOptions) -> Result<Alert, Reject> {
     {
         r.category = cat.as_str().map(str::to_owned);
     }
-    alert.extra.insert("device.version".into(), dev_version.trim().into());
-    if alert.host.is_none() {
-        alert.host = sys.header.hostname.map(str::to_owned);
-    }
-    if let Some(t) = time.or(sys.header.timestamp) {
-        alert.first_seen = t;
-        alert.last_seen = t;
-    }
-    options.apply_markings(&mut alert);
-    alert.original = record.to_vec();
-    Ok(alert.seal(&[]))
+    Ok(kv::finish(alert, dev_version, &sys, time, options, record))
 }
 
 /// Splits `n` `|`-separated header fields (unescaping `\|` and `\\`) from the rest.

@@ -10,6 +10,30 @@ use crate::alert::Alert;
 use crate::observable::{ObservableKind, Role};
 use crate::timefmt;
 
+/// Finishes a CEF or LEEF alert the same way: the header's device version,
+/// the syslog header's host and time where the attributes gave none, the
+/// markings, the original record.
+pub(crate) fn finish(
+    mut alert: Alert,
+    dev_version: &str,
+    sys: &crate::syslog::SyslogMessage<'_>,
+    time: Option<OffsetDateTime>,
+    options: &super::ParseOptions,
+    record: &[u8],
+) -> Alert {
+    alert.extra.insert("device.version".into(), dev_version.trim().into());
+    if alert.host.is_none() {
+        alert.host = sys.header.hostname.map(str::to_owned);
+    }
+    if let Some(t) = time.or(sys.header.timestamp) {
+        alert.first_seen = t;
+        alert.last_seen = t;
+    }
+    options.apply_markings(&mut alert);
+    alert.original = record.to_vec();
+    alert.seal(&[])
+}
+
 /// Applies `pairs` to `alert`; returns the event time if one was given.
 pub fn apply(alert: &mut Alert, pairs: &[(String, String)], year: i32) -> Option<OffsetDateTime> {
     let labels: HashMap<&str, &str> =
