@@ -59,6 +59,8 @@ pub struct Milestones {
     pub occurred_at: Option<OffsetDateTime>,
     /// When it was detected (the incident opened).
     pub detected_at: OffsetDateTime,
+    /// When it was reported (to the coordinating CSIRT or an authority), if it was.
+    pub reported_at: Option<OffsetDateTime>,
     /// When containment was first reached.
     pub contained_at: Option<OffsetDateTime>,
     /// When it was closed (cleared again on reopening).
@@ -80,7 +82,13 @@ impl Lifecycle {
         Self {
             status: IncidentStatus::New,
             resolution: None,
-            milestones: Milestones { occurred_at, detected_at: at, contained_at: None, closed_at: None },
+            milestones: Milestones {
+                occurred_at,
+                detected_at: at,
+                reported_at: None,
+                contained_at: None,
+                closed_at: None,
+            },
         }
     }
 
@@ -122,6 +130,13 @@ impl Lifecycle {
         self.status = to;
         self.resolution = resolution;
         Ok(())
+    }
+
+    /// Records the first report at `at` (never before detection); later reports keep the first time.
+    pub fn mark_reported(&mut self, at: OffsetDateTime) {
+        if self.milestones.reported_at.is_none() {
+            self.milestones.reported_at = Some(at.max(self.milestones.detected_at));
+        }
     }
 
     /// Time from the first related activity to detection (the "D" of MTTD).

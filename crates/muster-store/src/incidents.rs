@@ -33,6 +33,10 @@ pub struct IncidentRow {
     pub severity: String,
     pub lifecycle: Lifecycle,
     pub rsit_type: Option<String>,
+    /// NIS root-cause category, once known.
+    pub nis_root_cause: Option<String>,
+    /// The user the incident is assigned to.
+    pub assignee: Option<String>,
     pub tlp: Tlp,
     pub pap: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -51,7 +55,8 @@ pub struct TimelineEntry {
 }
 
 const COLUMNS: &str = "id, org_id, title, description, severity, status, resolution, rsit_type, tlp, pap, \
-                       occurred_at, detected_at, contained_at, closed_at, updated_at";
+                       occurred_at, detected_at, contained_at, closed_at, updated_at, \
+                       reported_at, nis_root_cause, assignee_id";
 
 fn row_to_incident(row: &AnyRow) -> Result<IncidentRow> {
     let opt_time =
@@ -71,11 +76,14 @@ fn row_to_incident(row: &AnyRow) -> Result<IncidentRow> {
             milestones: Milestones {
                 occurred_at: opt_time("occurred_at")?,
                 detected_at: from_ms(row.try_get("detected_at")?),
+                reported_at: opt_time("reported_at")?,
                 contained_at: opt_time("contained_at")?,
                 closed_at: opt_time("closed_at")?,
             },
         },
         rsit_type: row.try_get("rsit_type")?,
+        nis_root_cause: row.try_get("nis_root_cause")?,
+        assignee: row.try_get("assignee_id")?,
         tlp: parse_col("tlp", &row.try_get::<String, _>("tlp")?)?,
         pap: row.try_get("pap")?,
         updated_at: from_ms(row.try_get("updated_at")?),
@@ -103,6 +111,95 @@ async fn timeline(
     Ok(())
 }
 
+/// An observable on an incident.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentObservable {
+    pub id: String,
+    pub kind: String,
+    pub value: String,
+    /// Marked as an indicator of compromise.
+    pub ioc: bool,
+    /// Seen in the organisation's own environment.
+    pub sighted: bool,
+    pub tlp: Tlp,
+    pub pap: String,
+    /// The alert it was copied from, or `analyst`.
+    pub source: String,
+}
+
+/// The incident an alert is linked to, with what its copied observables inherit.
+pub(crate) struct LinkTarget<'a> {
+    pub incident: &'a str,
+    pub org: &'a str,
+    pub tlp: &'a str,
+    pub pap: &'a str,
+}
+
+/// Links an alert (of the incident's organisation, checked by the caller) to
+/// an incident inside `tx`: the link with its reason (`None` when an analyst
+/// linked it), the alert marked triaged, its observables copied onto the
+/// incident (existing ones kept), and a timeline entry.
+pub(crate) async fn link_alert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    target: &LinkTarget<'_>,
+    alert: &str,
+    reason: Option<&str>,
+    actor: &str,
+) -> Result<()> {
+    let n = sqlx::query(
+        "INSERT INTO incident_alerts (incident_id, alert_id, reason) VALUES ($1, $2, $3) \
+         ON CONFLICT (incident_id, alert_id) DO NOTHING",
+    )
+    .bind(target.incident)
+    .bind(alert)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(());
+    }
+    sqlx::query("UPDATE alerts SET status = 'triaged' WHERE id = $1").bind(alert).execute(&mut **tx).await?;
+    let doc: Option<String> =
+        sqlx::query_scalar("SELECT doc FROM alerts WHERE id = $1").bind(alert).fetch_optional(&mut **tx).await?;
+    let now = now_ms();
+    for (kind, value) in doc.as_deref().map(alert_observables).unwrap_or_default() {
+        sqlx::query(
+            "INSERT INTO incident_observables (id, incident_id, org_id, kind, value, ioc, sighted, tlp, pap, source, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7, $8, $9) ON CONFLICT (incident_id, kind, value) DO NOTHING",
+        )
+        .bind(format!("observable--{}", uuid::Uuid::now_v7()))
+        .bind(target.incident)
+        .bind(target.org)
+        .bind(kind)
+        .bind(value)
+        .bind(target.tlp)
+        .bind(target.pap)
+        .bind(alert)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let text = match reason {
+        Some(r) => format!("linked {alert} ({r})"),
+        None => format!("linked {alert}"),
+    };
+    timeline(tx, target.incident, actor, "alert", &text).await
+}
+
+/// The `(kind, value)` pairs of a stored alert document's `observables`.
+fn alert_observables(doc: &str) -> Vec<(String, String)> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(doc) else { return Vec::new() };
+    v.get("observables")
+        .and_then(serde_json::Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|o| Some((o.get("kind")?.as_str()?.to_owned(), o.get("value")?.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Store {
     /// Opens an incident for `org` from its alerts, marking them triaged.
     ///
@@ -124,7 +221,7 @@ impl Store {
             occurred = Some(occurred.map_or(first, |o| o.min(first)));
         }
         sqlx::query(&format!(
-            "INSERT INTO incidents ({COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, $10, $11, NULL, NULL, $12, $13)"
+            "INSERT INTO incidents ({COLUMNS}, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, $10, $11, NULL, NULL, $12, NULL, NULL, NULL, $13)"
         ))
         .bind(&id)
         .bind(&org_s)
@@ -142,14 +239,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         timeline(&mut tx, &id, actor, "created", &format!("opened: {}", new.title.trim())).await?;
+        let target = LinkTarget { incident: &id, org: &org_s, tlp: new.tlp.as_str(), pap: &new.pap };
         for a in &new.alert_ids {
-            sqlx::query("INSERT INTO incident_alerts (incident_id, alert_id) VALUES ($1, $2) ON CONFLICT (incident_id, alert_id) DO NOTHING")
-                .bind(&id)
-                .bind(a)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE alerts SET status = 'triaged' WHERE id = $1").bind(a).execute(&mut *tx).await?;
-            timeline(&mut tx, &id, actor, "alert", &format!("linked {a}")).await?;
+            link_alert(&mut tx, &target, a, None, actor).await?;
         }
         tx.commit().await?;
         Ok(self.get_incident(&id).await?.0)
@@ -256,5 +348,33 @@ impl Store {
         timeline(&mut tx, id, actor, "note", text).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The observables of an incident, by kind then value.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn incident_observables(&self, id: &str) -> Result<Vec<IncidentObservable>> {
+        sqlx::query(
+            "SELECT id, kind, value, ioc, sighted, tlp, pap, source FROM incident_observables \
+             WHERE incident_id = $1 ORDER BY kind, value",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(IncidentObservable {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                value: r.try_get("value")?,
+                ioc: r.try_get::<i64, _>("ioc")? != 0,
+                sighted: r.try_get::<i64, _>("sighted")? != 0,
+                tlp: parse_col("tlp", &r.try_get::<String, _>("tlp")?)?,
+                pap: r.try_get("pap")?,
+                source: r.try_get("source")?,
+            })
+        })
+        .collect()
     }
 }

@@ -24,7 +24,7 @@ pub use audit::{AuditEntry, AuditVerdict, NewAuditEntry};
 pub use auth::{ApiToken, NewToken, Session, hash_secret};
 pub use circles::NewCircle;
 pub use db::{Backend, Store, StoreOptions, restore_sqlite};
-pub use incidents::{IncidentRow, NewIncident, TimelineEntry};
+pub use incidents::{IncidentObservable, IncidentRow, NewIncident, TimelineEntry};
 pub use orgs::NewOrganisation;
 pub use users::{Membership, NewUser, UserWithSecret};
 

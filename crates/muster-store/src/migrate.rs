@@ -39,6 +39,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 4,
+        name: "incident_fields",
+        sql: include_str!("../migrations/0004_incident_fields.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.

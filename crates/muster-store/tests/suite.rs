@@ -43,6 +43,7 @@ suite!(
     alerts_dedup_by_fingerprint_inside_the_window,
     a_repeated_batch_key_changes_nothing,
     alert_list_shows_own_and_green_alerts_newest_first,
+    an_incident_takes_the_observables_of_its_alerts,
 );
 
 fn org(slug: &str) -> NewOrganisation {
@@ -198,7 +199,7 @@ async fn audit_chain_detects_edit_and_deletion(s: &Store) {
 
 async fn migrations_are_idempotent(s: &Store) {
     assert!(s.migrate().await.unwrap().is_empty());
-    assert_eq!(Store::latest_schema_version(), 3);
+    assert_eq!(Store::latest_schema_version(), 4);
 }
 
 fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
@@ -290,4 +291,31 @@ async fn alert_list_shows_own_and_green_alerts_newest_first(s: &Store) {
     let last = page1.last().unwrap();
     let page2 = s.list_alerts(b.id, Some((muster_store::to_ms(last.last_seen), &last.id)), 2).await.unwrap();
     assert_eq!(page2.iter().map(|r| r.fingerprint.as_str()).collect::<Vec<_>>(), ["a-green"]);
+}
+
+async fn an_incident_takes_the_observables_of_its_alerts(s: &Store) {
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let mut one = alert("o1", 1_000, Tlp::Amber);
+    one.doc = r#"{"observables":[{"kind":"ipv4","value":"192.0.2.7","role":"source"},{"kind":"domain","value":"evil.example"}]}"#.into();
+    let mut two = alert("o2", 2_000, Tlp::Amber);
+    two.doc = r#"{"observables":[{"kind":"ipv4","value":"192.0.2.7"}]}"#.into();
+    s.ingest_alerts(a.id, None, &[one, two], 1000, window, |_| String::new()).await.unwrap();
+    let ids: Vec<String> = s.list_alerts(a.id, None, 10).await.unwrap().into_iter().map(|r| r.id).collect();
+    let new = muster_store::NewIncident {
+        title: "scan".into(),
+        description: String::new(),
+        severity: "high".into(),
+        tlp: Tlp::Green,
+        pap: "PAP:GREEN".into(),
+        rsit_type: None,
+        alert_ids: ids.clone(),
+    };
+    let inc = s.create_incident(a.id, &new, "analyst").await.unwrap();
+    assert_eq!(inc.assignee, None);
+    assert_eq!(inc.lifecycle.milestones.reported_at, None);
+    let obs = s.incident_observables(&inc.id).await.unwrap();
+    let pairs: Vec<(&str, &str)> = obs.iter().map(|o| (o.kind.as_str(), o.value.as_str())).collect();
+    assert_eq!(pairs, [("domain", "evil.example"), ("ipv4", "192.0.2.7")], "shared values are kept once");
+    assert!(obs.iter().all(|o| o.tlp == Tlp::Green && o.pap == "PAP:GREEN" && !o.ioc && !o.sighted));
+    assert!(obs.iter().all(|o| ids.contains(&o.source)));
 }
