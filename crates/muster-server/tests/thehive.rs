@@ -116,6 +116,8 @@ async fn same_type_source_and_source_ref_is_refused_as_thehive_does() {
     // A different sourceRef is a different alert.
     assert_eq!(post(&s, &t, alert("sr-other").to_string()).await.0, 201);
     assert_eq!(s.store.count_alerts(org.id).await.unwrap(), 2);
+    // The refused repeat recorded nothing: no extra sighting on the stored alert.
+    assert_eq!(s.store.alert_totals(org.id).await.unwrap(), (2, 2), "alerts and sightings");
 }
 
 #[tokio::test]

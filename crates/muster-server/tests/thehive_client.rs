@@ -74,5 +74,5 @@ async fn thehive4py_creates_an_alert_that_muster_lists() {
     assert_eq!(a["source_ref"], "1709632800.1234567");
     assert_eq!(a["severity"], "high");
     assert_eq!(a["tlp"], "TLP:AMBER");
-    assert_eq!(a["count"], 2, "the refused duplicate still counts as a sighting");
+    assert_eq!(a["count"], 1, "the refused duplicate records nothing, as TheHive records nothing");
 }

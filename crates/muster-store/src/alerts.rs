@@ -352,4 +352,21 @@ impl Store {
             .fetch_one(&self.pool)
             .await?)
     }
+
+    /// The newest alert of `org` with `fingerprint`, if any (uses the dedup index).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn find_alert_by_fingerprint(&self, org: OrgId, fingerprint: &str) -> Result<Option<AlertRow>> {
+        sqlx::query(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE org_id = $1 AND fingerprint = $2 ORDER BY last_seen DESC, id DESC LIMIT 1"
+        ))
+        .bind(org.uuid().to_string())
+        .bind(fingerprint)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(alert_from_row)
+        .transpose()
+    }
 }

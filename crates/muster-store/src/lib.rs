@@ -90,8 +90,9 @@ where
     s.parse().map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
+#[cfg(feature = "test-support")]
 impl Store {
-    /// Runs raw SQL, for tests that simulate tampering.
+    /// Runs raw SQL, for tests that simulate tampering (feature `test-support`).
     #[doc(hidden)]
     pub async fn tamper_for_tests(&self, sql: &str) {
         if let Err(e) = sqlx::raw_sql(sql).execute(&self.pool).await {

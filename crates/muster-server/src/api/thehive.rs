@@ -93,6 +93,14 @@ pub async fn create_alert(State(state): State<AppState>, p: Principal, Body(body
         Ok(a) => a,
         Err(e) => return Ok(thehive_error("AttributeCheckingError", "bad_request", e.to_string())),
     };
+    // TheHive refuses a second alert with the same type, source and
+    // sourceRef (whatever its age) and records nothing; so does Muster, instead
+    // of counting a sighting on the stored one. Two racing first sends may
+    // still fold into one alert with count 2, which loses nothing.
+    let fingerprint = alert.fingerprint.to_hex();
+    if state.store.find_alert_by_fingerprint(p.org.id, &fingerprint).await?.is_some() {
+        return Ok(thehive_error("CreateError", "duplicate", "Alert already exists"));
+    }
     // The batch reader splits JSON by lines unless it is an array; one
     // element keeps a pretty-printed alert whole. The parse above proved
     // the body is exactly one object, so the brackets cannot change it.
@@ -109,30 +117,13 @@ pub async fn create_alert(State(state): State<AppState>, p: Principal, Body(body
     if result.created == 0 {
         return Ok(thehive_error("CreateError", "duplicate", "Alert already exists"));
     }
-    let row = find_created(&state, &p, &alert).await?;
+    let row = state
+        .store
+        .find_alert_by_fingerprint(p.org.id, &fingerprint)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("TheHive alert {fingerprint} committed but not found")))?;
     let answer = answer(&alert, &row, p.user.username.clone());
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
-}
-
-/// The row just stored for `alert`: the newest of this organisation with its
-/// fingerprint, found by walking the list from the alert's time (which is
-/// the parse time, or a little later, when the alert had no `date`).
-async fn find_created(state: &AppState, p: &Principal, alert: &Alert) -> ApiResult<muster_store::AlertRow> {
-    let fingerprint = alert.fingerprint.to_hex();
-    let not_before = muster_store::to_ms(alert.last_seen);
-    let mut cursor = (muster_store::to_ms(time::OffsetDateTime::now_utc()).max(not_before) + 1, "~".to_owned());
-    loop {
-        let rows = state.store.list_alerts(p.org.id, Some((cursor.0, &cursor.1)), 200).await?;
-        if let Some(row) = rows.iter().find(|r| r.org == p.org.id && r.fingerprint == fingerprint) {
-            return Ok(row.clone());
-        }
-        match rows.last() {
-            Some(last) if muster_store::to_ms(last.last_seen) >= not_before => {
-                cursor = (muster_store::to_ms(last.last_seen), last.id.clone());
-            }
-            _ => return Err(AppError::Internal(format!("TheHive alert {fingerprint} committed but not found"))),
-        }
-    }
 }
 
 fn answer(alert: &Alert, row: &muster_store::AlertRow, created_by: String) -> TheHiveAlert {
