@@ -8,6 +8,7 @@
 pub mod access;
 pub mod ids;
 pub mod incident;
+pub mod incident_work;
 pub mod markings;
 pub mod org;
 pub mod taxonomy;

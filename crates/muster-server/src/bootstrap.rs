@@ -4,8 +4,13 @@
 //! account with a random one-time password, printed once by the caller. No
 //! password ships with Muster, the demo's included: its passwords are random too.
 
+use muster_core::incident::{IncidentStatus, Resolution};
+use muster_core::incident_work::TaskStatus;
 use muster_core::{OrgKind, Role, Tlp};
-use muster_store::{NewAuditEntry, NewCircle, NewOrganisation, NewUser, Store, StoreError};
+use muster_store::{
+    IncidentChanges, NewAuditEntry, NewCircle, NewIncident, NewObservable, NewOrganisation, NewTask, NewUser,
+    ObservableChanges, Store, StoreError, TaskChanges,
+};
 use serde_json::json;
 
 use crate::auth::{hash_password, random_password};
@@ -214,6 +219,9 @@ pub async fn load_demo(store: &Store) -> Result<Vec<Credential>, StoreError> {
         .await?;
     demo_alerts(store, org("cert-de")?, &["cert-de-sensor", "dmz-ids"]).await?;
     demo_alerts(store, org("gridco")?, &["scada-gw-ids"]).await?;
+    let alice = store.get_user_for_login("alice").await?.user.id;
+    demo_incidents(store, org("cert-de")?, Some(alice), "user:alice").await?;
+    demo_incidents(store, org("gridco")?, None, "user:dave").await?;
     system_audit(
         store,
         "platform.demo",
@@ -266,5 +274,118 @@ async fn demo_alerts(store: &Store, org: muster_core::OrgId, sensors: &[&str]) -
     crate::api::alerts::ingest_batch(store, org, 3600, batch)
         .await
         .map_err(|e| StoreError::Invalid(format!("demo alerts: {e}")))?;
+    Ok(())
+}
+
+/// Moves a demo incident along `path` through the lifecycle rules.
+async fn demo_moves(
+    store: &Store,
+    id: &str,
+    path: &[(IncidentStatus, Option<Resolution>)],
+    actor: &str,
+) -> Result<(), StoreError> {
+    for (to, resolution) in path {
+        let (row, _, _) = store.get_incident(id).await?;
+        let mut l = row.lifecycle;
+        let from = l.status;
+        l.transition(*to, *resolution, time::OffsetDateTime::now_utc())
+            .map_err(|e| StoreError::Invalid(format!("demo incident: {e}")))?;
+        store.save_lifecycle(id, from, &l, actor).await?;
+    }
+    Ok(())
+}
+
+/// A few incidents in different states for a demo organisation, opened from
+/// its demo alerts and worked through the same store functions the API uses.
+async fn demo_incidents(
+    store: &Store,
+    org: muster_core::OrgId,
+    assignee: Option<muster_core::UserId>,
+    actor: &str,
+) -> Result<(), StoreError> {
+    use IncidentStatus::{Closed, Contained, InProgress, Triage};
+    let alerts = store.list_alerts(org, None, 100).await?;
+    let from = |needle: &str| -> Vec<String> {
+        alerts.iter().filter(|a| a.title.contains(needle)).map(|a| a.id.clone()).collect()
+    };
+    let open = |title: &str, severity: &str, rsit: &str, alert_ids: Vec<String>| NewIncident {
+        title: title.into(),
+        description: String::new(),
+        severity: severity.into(),
+        tlp: Tlp::Amber,
+        pap: "PAP:AMBER".into(),
+        rsit_type: Some(rsit.into()),
+        alert_ids,
+    };
+    // New: a scan nobody has looked at yet.
+    store.create_incident(org, &open("Network scan from 203.0.113.13", "low", "scanner", from("Nmap")), actor).await?;
+
+    // In progress: brute force, assigned, with tasks, a comment and an IoC.
+    let brute = store
+        .create_incident(org, &open("SSH brute force against the jump host", "high", "brute-force", from("SSH")), actor)
+        .await?;
+    demo_moves(store, &brute.id, &[(Triage, None), (InProgress, None)], actor).await?;
+    if assignee.is_some() {
+        let ch = IncidentChanges { assignee: Some(assignee), ..IncidentChanges::default() };
+        store.update_incident(&brute.id, None, &ch, actor).await?;
+    }
+    let t = store
+        .add_task(
+            &brute.id,
+            &NewTask { title: "Block 203.0.113.10 at the edge firewall".into(), ..NewTask::default() },
+            actor,
+        )
+        .await?;
+    let done = TaskChanges { status: Some(TaskStatus::Done), ..TaskChanges::default() };
+    store.update_task(&brute.id, &t.id, &done, actor).await?;
+    store
+        .add_task(
+            &brute.id,
+            &NewTask { title: "Check auth logs for a successful login".into(), assignee, ..NewTask::default() },
+            actor,
+        )
+        .await?;
+    store.add_comment(&brute.id, actor, "Around 400 attempts per minute, all from one address.").await?;
+    let ioc = NewObservable {
+        kind: "ipv4".into(),
+        value: "203.0.113.10".into(),
+        ioc: true,
+        sighted: true,
+        tlp: None,
+        pap: None,
+    };
+    if store.add_observable(&brute.id, &ioc, actor).await.is_err() {
+        // Copied from the alert already: flag it instead.
+        if let Some(o) = store.incident_observables(&brute.id).await?.into_iter().find(|o| o.value == "203.0.113.10") {
+            let ch = ObservableChanges { ioc: Some(true), sighted: Some(true), ..ObservableChanges::default() };
+            store.update_observable(&brute.id, &o.id, &ch, actor).await?;
+        }
+    }
+
+    // Contained: a beacon, worked with the ransomware template.
+    let beacon = store
+        .create_incident(
+            org,
+            &open("Cobalt Strike beacon on a workstation", "critical", "c2-server", from("Cobalt")),
+            actor,
+        )
+        .await?;
+    store.apply_template(&beacon.id, "template--builtin-ransomware", actor).await?;
+    demo_moves(store, &beacon.id, &[(Triage, None), (InProgress, None), (Contained, None)], actor).await?;
+    store.add_comment(&beacon.id, actor, "Workstation isolated; memory image taken.").await?;
+    store
+        .add_attachment(&beacon.id, "triage-notes.txt", b"Beacon interval 60 s, jitter 10 %. Host isolated.\n", actor)
+        .await?;
+
+    // Closed: a phishing-domain lookup that turned out harmless.
+    let dns = store
+        .create_incident(
+            org,
+            &open("DNS lookup of a known phishing domain", "medium", "phishing", from("phishing")),
+            actor,
+        )
+        .await?;
+    store.add_comment(&dns.id, actor, "The lookup came from the mail sandbox detonating a reported e-mail.").await?;
+    demo_moves(store, &dns.id, &[(Triage, None), (Closed, Some(Resolution::Benign))], actor).await?;
     Ok(())
 }

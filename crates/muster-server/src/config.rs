@@ -23,6 +23,8 @@ pub struct Config {
     pub session_hours: u32,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
+    /// Largest evidence attachment in bytes (an upload is not bound by `max_body_bytes`).
+    pub max_attachment_bytes: usize,
     /// Longest a request may take, in seconds.
     pub request_timeout_secs: u64,
     /// Failed logins per account (or per client address) before a lockout.
@@ -50,6 +52,7 @@ impl Default for Config {
             secure_cookies: false,
             session_hours: 12,
             max_body_bytes: 10 * 1024 * 1024,
+            max_attachment_bytes: 25 * 1024 * 1024,
             request_timeout_secs: 30,
             login_max_failures: 5,
             max_db_connections: 8,
@@ -97,6 +100,7 @@ impl Config {
                 "SECURE_COOKIES" => cfg.secure_cookies = parse_bool(&value).map_err(bad)?,
                 "SESSION_HOURS" => cfg.session_hours = value.parse().map_err(|e| bad(format!("{e}")))?,
                 "MAX_BODY_BYTES" => cfg.max_body_bytes = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "MAX_ATTACHMENT_BYTES" => cfg.max_attachment_bytes = value.parse().map_err(|e| bad(format!("{e}")))?,
                 "REQUEST_TIMEOUT_SECS" => cfg.request_timeout_secs = value.parse().map_err(|e| bad(format!("{e}")))?,
                 "LOGIN_MAX_FAILURES" => cfg.login_max_failures = value.parse().map_err(|e| bad(format!("{e}")))?,
                 "MAX_DB_CONNECTIONS" => cfg.max_db_connections = value.parse().map_err(|e| bad(format!("{e}")))?,

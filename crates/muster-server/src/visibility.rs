@@ -9,7 +9,7 @@
 
 use muster_core::access::{Marking, decide};
 use muster_core::{OrgId, Organisation, Tlp, TrustCircle, User};
-use muster_store::{AlertRow, ApiToken, AuditEntry, IncidentRow};
+use muster_store::{AlertRow, ApiToken, AuditEntry, IncidentObservable, IncidentRow, TemplateRow};
 
 use crate::auth::Principal;
 
@@ -57,6 +57,25 @@ impl Marked for AlertRow {
 impl Marked for IncidentRow {
     fn marking(&self) -> Marking<'_> {
         Marking::owned(self.org, self.tlp)
+    }
+}
+
+/// An observable carries its own marking, as or more restrictive than its
+/// incident's (`muster_core::incident_work::check_observable_tlp`).
+impl Marked for IncidentObservable {
+    fn marking(&self) -> Marking<'_> {
+        Marking::owned(self.org, self.tlp)
+    }
+}
+
+/// An organisation's incident templates are its own working material; the
+/// built-in ones (no organisation) are public.
+impl Marked for TemplateRow {
+    fn marking(&self) -> Marking<'_> {
+        match self.org {
+            Some(org) => Marking::owned(org, Tlp::AmberStrict),
+            None => Marking::owned(OrgId::from_uuid(uuid::Uuid::nil()), Tlp::Clear),
+        }
     }
 }
 

@@ -36,4 +36,18 @@ document.addEventListener("DOMContentLoaded", () => {
       navigator.clipboard?.writeText(text).then(() => { btn.textContent = "Copied"; });
     });
   }
+  // Keyboard shortcuts: an element with data-key="x" takes the focus on "x"
+  // (outside text fields); "?" shows the help. Pages list them (incident page).
+  const help = document.getElementById("shortcut-help");
+  for (const a of document.querySelectorAll("a[data-help]")) {
+    a.addEventListener("click", (e) => { e.preventDefault(); if (help) help.hidden = !help.hidden; });
+  }
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (t instanceof HTMLElement && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    if (e.key === "?" && help) { help.hidden = !help.hidden; e.preventDefault(); return; }
+    const el = document.querySelector(`[data-key="${CSS.escape(e.key)}"]`);
+    if (el) { el.focus(); el.scrollIntoView({ block: "center" }); e.preventDefault(); }
+  });
 });

@@ -504,3 +504,65 @@ async fn analyst_triages_an_alert_into_an_incident_and_closes_it() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyst_edits_an_incident_adds_a_task_a_comment_and_evidence() {
+    let server = TestServer::start().await;
+    let org = server.org("soc-work").await;
+    let analyst = server.user("tess", org.id, Role::Analyst, "tess-long-password").await;
+    server.user("cole", org.id, Role::Analyst, "cole-long-password").await;
+    let token = server.token(&analyst, Role::Analyst).await;
+    let inc: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/incidents", server.base))
+        .bearer_auth(&token)
+        .json(&json!({"title": "Phishing wave against finance", "severity": "medium"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/incidents/{}", inc["id"].as_str().unwrap());
+    let evidence = tempfile::NamedTempFile::with_suffix(".eml").unwrap();
+    std::fs::write(evidence.path(), b"From: ceo@example.org\r\nSubject: urgent transfer\r\n\r\nPay now.\r\n").unwrap();
+    let evidence_path = evidence.path().to_string_lossy().into_owned();
+    let evidence_name = evidence.path().file_name().unwrap().to_string_lossy().into_owned();
+    with_browser("analyst_edits_an_incident_adds_a_task_a_comment_and_evidence", &server, |b| async move {
+        b.log_in("tess", "tess-long-password").await;
+        b.goto(&path).await;
+        assert_eq!(b.text("#incident-severity").await, "medium");
+        b.shot("incident").await;
+
+        b.find("#edit-severity").await.select_by_value("critical").await.unwrap();
+        b.find("#edit-assignee").await.select_by_label("cole").await.unwrap();
+        b.click("#edit-submit").await;
+        assert_eq!(b.text("#incident-severity").await, "critical");
+        assert_eq!(b.text("#incident-assignee").await, "cole");
+        let timeline = b.text("#timeline").await;
+        assert!(timeline.contains("severity: medium → critical") && timeline.contains("assignee: nobody → cole"));
+        b.shot("edited").await;
+
+        b.fill("#task-title", "Block the sender domain").await;
+        b.click("#task-form button[type=submit]").await;
+        assert!(b.text("#tasks").await.contains("Block the sender domain"));
+        assert_eq!(b.text("#tasks .task-status").await, "todo");
+        b.find("#tasks select[name=status]").await.select_by_value("done").await.unwrap();
+        b.click("#tasks .task-set").await;
+        assert_eq!(b.text("#tasks .task-status").await, "done");
+        b.shot("task-done").await;
+
+        b.fill("#comment-text", "Twelve users received it; two clicked.").await;
+        b.click("#comment-form button[type=submit]").await;
+        assert!(b.text("#comments").await.contains("Twelve users received it; two clicked."));
+
+        b.find("#upload-file").await.send_keys(&evidence_path).await.unwrap();
+        b.click("#upload-submit").await;
+        let table = b.text("#attachments").await;
+        assert!(table.contains(&evidence_name), "{table}");
+        use sha2::Digest;
+        let sha = hex::encode(sha2::Sha256::digest(std::fs::read(&evidence_path).unwrap()));
+        assert!(table.contains(&sha), "the hash is shown: {table}");
+        b.shot("evidence").await;
+    })
+    .await;
+}

@@ -94,6 +94,43 @@ async fn seed_org_a(s: &TestServer) -> Secrets {
         .await
         .unwrap();
     let incident_id = inc["id"].as_str().unwrap().to_owned();
+    // A's work on it: a task, a comment, an observable, an attachment, and a template of A.
+    let post = |path: String, body: serde_json::Value| {
+        let req = c.post(s.url(&path)).bearer_auth(&t).json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            assert!(r.status().is_success(), "{path}: {}", r.status());
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let task =
+        post(format!("/api/v1/incidents/{incident_id}/tasks"), serde_json::json!({"title": "alpha secret task"})).await;
+    let comment =
+        post(format!("/api/v1/incidents/{incident_id}/comments"), serde_json::json!({"text": "alpha secret comment"}))
+            .await;
+    let observable = post(
+        format!("/api/v1/incidents/{incident_id}/observables"),
+        serde_json::json!({"kind": "domain", "value": "alpha-secret.example"}),
+    )
+    .await;
+    let template = post(
+        "/api/v1/incident-templates".into(),
+        serde_json::json!({"name": "alpha secret template", "severity": "low", "tasks": [{"title": "alpha template task"}]}),
+    )
+    .await;
+    let r = c
+        .post(s.url(&format!("/api/v1/incidents/{incident_id}/attachments?filename=alpha-secret.txt")))
+        .bearer_auth(&t)
+        .body("alpha secret evidence")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let attachment: serde_json::Value = r.json().await.unwrap();
+    let work_ids: Vec<String> = [&task, &comment, &observable, &template, &attachment]
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect();
     let tokens = s.store.list_tokens(a.id).await.unwrap();
     let mut ids = vec![
         a.id.to_string(),
@@ -105,11 +142,25 @@ async fn seed_org_a(s: &TestServer) -> Secrets {
         incident_id,
     ];
     ids.extend(tokens.iter().map(|t| t.id.to_string()));
+    ids.extend(work_ids);
     let mut needles = ids.clone();
     needles.extend(ids.iter().filter_map(|i| i.split_once("--").map(|(_, u)| u.to_owned())));
     needles.push(alert.fingerprint.clone());
     needles.push(alert.title.clone());
     needles.push("alpha secret incident".into());
+    needles.extend(
+        [
+            "alpha secret task",
+            "alpha secret comment",
+            "alpha-secret.example",
+            "alpha secret template",
+            "alpha template task",
+            "alpha-secret.txt",
+            "alpha secret evidence",
+        ]
+        .map(String::from),
+    );
+    needles.push(attachment["sha256"].as_str().unwrap().to_owned());
     needles.extend(
         ["Alpha Hidden CSIRT", "alpha-admin", "alpha-analyst", "alpha-amber-circle", "alpha-red-circle", "alpha-siem"]
             .map(String::from),

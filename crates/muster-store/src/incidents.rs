@@ -54,11 +54,11 @@ pub struct TimelineEntry {
     pub text: String,
 }
 
-const COLUMNS: &str = "id, org_id, title, description, severity, status, resolution, rsit_type, tlp, pap, \
+pub(crate) const COLUMNS: &str = "id, org_id, title, description, severity, status, resolution, rsit_type, tlp, pap, \
                        occurred_at, detected_at, contained_at, closed_at, updated_at, \
                        reported_at, nis_root_cause, assignee_id";
 
-fn row_to_incident(row: &AnyRow) -> Result<IncidentRow> {
+pub(crate) fn row_to_incident(row: &AnyRow) -> Result<IncidentRow> {
     let opt_time =
         |c: &str| -> Result<Option<time::OffsetDateTime>> { Ok(row.try_get::<Option<i64>, _>(c)?.map(from_ms)) };
     Ok(IncidentRow {
@@ -90,7 +90,7 @@ fn row_to_incident(row: &AnyRow) -> Result<IncidentRow> {
     })
 }
 
-async fn timeline(
+pub(crate) async fn timeline(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     incident: &str,
     actor: &str,
@@ -115,6 +115,8 @@ async fn timeline(
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentObservable {
     pub id: String,
+    /// The organisation of the incident.
+    pub org: OrgId,
     pub kind: String,
     pub value: String,
     /// Marked as an indicator of compromise.
@@ -356,7 +358,7 @@ impl Store {
     /// Database errors.
     pub async fn incident_observables(&self, id: &str) -> Result<Vec<IncidentObservable>> {
         sqlx::query(
-            "SELECT id, kind, value, ioc, sighted, tlp, pap, source FROM incident_observables \
+            "SELECT id, org_id, kind, value, ioc, sighted, tlp, pap, source FROM incident_observables \
              WHERE incident_id = $1 ORDER BY kind, value",
         )
         .bind(id)
@@ -366,6 +368,7 @@ impl Store {
         .map(|r| {
             Ok(IncidentObservable {
                 id: r.try_get("id")?,
+                org: parse_col("org_id", &r.try_get::<String, _>("org_id")?)?,
                 kind: r.try_get("kind")?,
                 value: r.try_get("value")?,
                 ioc: r.try_get::<i64, _>("ioc")? != 0,

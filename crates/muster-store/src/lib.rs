@@ -14,6 +14,8 @@ mod audit;
 mod auth;
 mod circles;
 mod db;
+mod incident_files;
+mod incident_work;
 mod incidents;
 mod migrate;
 mod orgs;
@@ -24,6 +26,10 @@ pub use audit::{AuditEntry, AuditVerdict, NewAuditEntry};
 pub use auth::{ApiToken, NewToken, Session, hash_secret};
 pub use circles::NewCircle;
 pub use db::{Backend, Store, StoreOptions, restore_sqlite};
+pub use incident_files::{AttachmentRow, NewTemplate, TemplateRow, TemplateTask};
+pub use incident_work::{
+    CommentRow, IncidentChanges, Merged, NewObservable, NewTask, ObservableChanges, TaskChanges, TaskRow,
+};
 pub use incidents::{IncidentObservable, IncidentRow, NewIncident, TimelineEntry};
 pub use orgs::NewOrganisation;
 pub use users::{Membership, NewUser, UserWithSecret};

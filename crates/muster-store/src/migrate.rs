@@ -46,6 +46,14 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 5,
+        name: "incident_work",
+        sql: include_str!("../migrations/0005_incident_work.sql"),
+        // Attachment content: the one column whose type the dialects spell apart.
+        sqlite: "ALTER TABLE attachment_blobs ADD COLUMN content BLOB;",
+        postgres: "ALTER TABLE attachment_blobs ADD COLUMN content BYTEA;",
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.

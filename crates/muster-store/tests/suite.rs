@@ -44,6 +44,10 @@ suite!(
     a_repeated_batch_key_changes_nothing,
     alert_list_shows_own_and_green_alerts_newest_first,
     an_incident_takes_the_observables_of_its_alerts,
+    incident_edits_are_on_the_timeline_and_refuse_stale_versions,
+    tasks_comments_observables_and_attachments_of_an_incident,
+    merging_moves_everything_and_closes_the_source_as_duplicate,
+    templates_add_their_tasks,
 );
 
 fn org(slug: &str) -> NewOrganisation {
@@ -199,7 +203,7 @@ async fn audit_chain_detects_edit_and_deletion(s: &Store) {
 
 async fn migrations_are_idempotent(s: &Store) {
     assert!(s.migrate().await.unwrap().is_empty());
-    assert_eq!(Store::latest_schema_version(), 4);
+    assert_eq!(Store::latest_schema_version(), 5);
 }
 
 fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
@@ -318,4 +322,183 @@ async fn an_incident_takes_the_observables_of_its_alerts(s: &Store) {
     assert_eq!(pairs, [("domain", "evil.example"), ("ipv4", "192.0.2.7")], "shared values are kept once");
     assert!(obs.iter().all(|o| o.tlp == Tlp::Green && o.pap == "PAP:GREEN" && !o.ioc && !o.sighted));
     assert!(obs.iter().all(|o| ids.contains(&o.source)));
+}
+
+fn plain_incident(title: &str, tlp: Tlp) -> muster_store::NewIncident {
+    muster_store::NewIncident {
+        title: title.into(),
+        description: String::new(),
+        severity: "medium".into(),
+        tlp,
+        pap: "PAP:AMBER".into(),
+        rsit_type: None,
+        alert_ids: vec![],
+    }
+}
+
+async fn incident_edits_are_on_the_timeline_and_refuse_stale_versions(s: &Store) {
+    use muster_core::incident_work::Severity;
+    use muster_store::IncidentChanges;
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let b = s.create_org(&org("org-b"), false).await.unwrap();
+    let ana = s.create_user(&user("ana", a.id, Role::Analyst), None).await.unwrap();
+    let outsider = s.create_user(&user("olga", b.id, Role::Analyst), None).await.unwrap();
+    let inc = s.create_incident(a.id, &plain_incident("edit me", Tlp::Amber), "ana").await.unwrap();
+    let read_at = muster_store::to_ms(inc.updated_at);
+    let ch = IncidentChanges {
+        severity: Some(Severity::High),
+        assignee: Some(Some(ana.id)),
+        nis_root_cause: Some(Some(muster_core::taxonomy::NisRootCause::MaliciousActions)),
+        tlp: Some(Tlp::AmberStrict),
+        reported: true,
+        ..IncidentChanges::default()
+    };
+    let after = s.update_incident(&inc.id, Some(read_at), &ch, "ana").await.unwrap();
+    assert_eq!(after.severity, "high");
+    assert_eq!(after.assignee, Some(ana.id.uuid().to_string()));
+    assert_eq!(after.tlp, Tlp::AmberStrict);
+    assert!(after.lifecycle.milestones.reported_at.is_some());
+    assert!(after.updated_at > inc.updated_at);
+    let (_, _, tl) = s.get_incident(&inc.id).await.unwrap();
+    let edits: Vec<&str> = tl.iter().filter(|t| t.kind == "edit").map(|t| t.text.as_str()).collect();
+    assert!(edits.contains(&"severity: medium → high"), "{edits:?}");
+    assert!(edits.contains(&"assignee: nobody → ana"), "{edits:?}");
+    assert!(edits.contains(&"marked reported"), "{edits:?}");
+    // A second writer that read the old version is refused, and nothing changes.
+    let stale = IncidentChanges { severity: Some(Severity::Low), ..IncidentChanges::default() };
+    assert!(matches!(s.update_incident(&inc.id, Some(read_at), &stale, "bo").await, Err(StoreError::Conflict(_))));
+    // An assignee of another organisation is refused.
+    let wrong = IncidentChanges { assignee: Some(Some(outsider.id)), ..IncidentChanges::default() };
+    let e = s.update_incident(&inc.id, None, &wrong, "ana").await.unwrap_err();
+    assert!(matches!(&e, StoreError::Invalid(m) if m.contains("assignee_id")), "{e}");
+    let (now, _, _) = s.get_incident(&inc.id).await.unwrap();
+    assert_eq!((now.severity.as_str(), now.assignee.clone()), ("high", Some(ana.id.uuid().to_string())));
+}
+
+async fn tasks_comments_observables_and_attachments_of_an_incident(s: &Store) {
+    use muster_core::incident_work::TaskStatus;
+    use muster_store::{NewObservable, NewTask, ObservableChanges, TaskChanges};
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let inc = s.create_incident(a.id, &plain_incident("work", Tlp::Amber), "ana").await.unwrap();
+    let t = s
+        .add_task(
+            &inc.id,
+            &NewTask { title: "Isolate host".into(), due_date: Some("2026-12-01".into()), ..NewTask::default() },
+            "ana",
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.status, TaskStatus::Todo);
+    let done = TaskChanges { status: Some(TaskStatus::Done), ..TaskChanges::default() };
+    assert_eq!(s.update_task(&inc.id, &t.id, &done, "ana").await.unwrap().status, TaskStatus::Done);
+    assert_eq!(s.list_tasks(&inc.id).await.unwrap()[0].status, TaskStatus::Done);
+    s.add_comment(&inc.id, "ana", "Host isolated at 10:02.").await.unwrap();
+    assert_eq!(s.list_comments(&inc.id).await.unwrap()[0].text, "Host isolated at 10:02.");
+
+    let new = NewObservable {
+        kind: "ipv4".into(),
+        value: "198.51.100.9".into(),
+        ioc: true,
+        sighted: false,
+        tlp: None,
+        pap: None,
+    };
+    let o = s.add_observable(&inc.id, &new, "ana").await.unwrap();
+    assert_eq!((o.tlp, o.ioc, o.source.as_str()), (Tlp::Amber, true, "analyst"));
+    assert!(matches!(s.add_observable(&inc.id, &new, "ana").await, Err(StoreError::Conflict(_))));
+    let wider = NewObservable { value: "198.51.100.10".into(), tlp: Some(Tlp::Green), ..new.clone() };
+    assert!(matches!(s.add_observable(&inc.id, &wider, "ana").await, Err(StoreError::Invalid(_))));
+    let red = ObservableChanges { sighted: Some(true), tlp: Some(Tlp::Red), ..ObservableChanges::default() };
+    let o2 = s.update_observable(&inc.id, &o.id, &red, "ana").await.unwrap();
+    assert_eq!((o2.tlp, o2.sighted), (Tlp::Red, true));
+
+    let one = s.add_attachment(&inc.id, "mail.eml", b"From: x\r\n\r\nhello", "ana").await.unwrap();
+    let two = s.add_attachment(&inc.id, "copy.eml", b"From: x\r\n\r\nhello", "ana").await.unwrap();
+    assert_eq!(one.sha256, two.sha256, "content-addressed");
+    assert_eq!(one.sha256.len(), 64);
+    let (row, content) = s.get_attachment(&inc.id, &two.id).await.unwrap();
+    assert_eq!((row.filename.as_str(), content.as_slice()), ("copy.eml", b"From: x\r\n\r\nhello".as_slice()));
+    assert_eq!(s.list_attachments(&inc.id).await.unwrap().len(), 2);
+    let (_, _, tl) = s.get_incident(&inc.id).await.unwrap();
+    let kinds: Vec<&str> = tl.iter().map(|t| t.kind.as_str()).collect();
+    for k in ["task", "comment", "observable", "attachment"] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+}
+
+async fn merging_moves_everything_and_closes_the_source_as_duplicate(s: &Store) {
+    use muster_core::incident::{IncidentStatus, Resolution};
+    use muster_store::{NewObservable, NewTask};
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let b = s.create_org(&org("org-b"), false).await.unwrap();
+    s.ingest_alerts(a.id, None, &[alert("m1", 1_000, Tlp::Amber)], 1000, window, |_| String::new()).await.unwrap();
+    let alert_id = s.list_alerts(a.id, None, 1).await.unwrap().remove(0).id;
+    let target = s.create_incident(a.id, &plain_incident("target", Tlp::Amber), "ana").await.unwrap();
+    let mut src = plain_incident("source", Tlp::Amber);
+    src.alert_ids = vec![alert_id.clone()];
+    let source = s.create_incident(a.id, &src, "ana").await.unwrap();
+    let obs = NewObservable {
+        kind: "domain".into(),
+        value: "evil.example".into(),
+        ioc: false,
+        sighted: true,
+        tlp: None,
+        pap: None,
+    };
+    s.add_observable(&target.id, &NewObservable { sighted: false, ioc: true, ..obs.clone() }, "ana").await.unwrap();
+    s.add_observable(&source.id, &obs, "ana").await.unwrap();
+    s.add_task(&source.id, &NewTask { title: "t".into(), ..NewTask::default() }, "ana").await.unwrap();
+    s.add_comment(&source.id, "ana", "c").await.unwrap();
+    s.add_attachment(&source.id, "f.txt", b"x", "ana").await.unwrap();
+    let elsewhere = s.create_incident(b.id, &plain_incident("other org", Tlp::Amber), "bo").await.unwrap();
+    assert!(matches!(s.merge_incidents(&target.id, &elsewhere.id, "ana").await, Err(StoreError::Invalid(_))));
+
+    let m = s.merge_incidents(&target.id, &source.id, "ana").await.unwrap();
+    assert_eq!((m.alerts, m.tasks, m.comments, m.attachments), (1, 1, 1, 1));
+    let (t, alerts, tl) = s.get_incident(&target.id).await.unwrap();
+    assert_eq!(alerts, vec![alert_id]);
+    assert!(tl.iter().any(|e| e.kind == "merge" && e.text.contains(&source.id)));
+    assert_eq!(t.lifecycle.status, IncidentStatus::New);
+    let o = s.incident_observables(&target.id).await.unwrap();
+    let dom: Vec<_> = o.iter().filter(|o| o.value == "evil.example").collect();
+    assert_eq!(dom.len(), 1);
+    assert!(dom[0].ioc && dom[0].sighted, "flags combined");
+    assert_eq!(s.list_tasks(&target.id).await.unwrap().len(), 1);
+    assert_eq!(s.list_attachments(&target.id).await.unwrap().len(), 1);
+    let (b_row, b_alerts, b_tl) = s.get_incident(&source.id).await.unwrap();
+    assert_eq!(
+        (b_row.lifecycle.status, b_row.lifecycle.resolution),
+        (IncidentStatus::Closed, Some(Resolution::Duplicate))
+    );
+    assert!(b_alerts.is_empty());
+    assert!(b_tl.iter().any(|e| e.kind == "merge" && e.text.contains(&target.id)));
+    assert!(
+        matches!(s.merge_incidents(&target.id, &source.id, "ana").await, Err(StoreError::Invalid(_))),
+        "already closed"
+    );
+}
+
+async fn templates_add_their_tasks(s: &Store) {
+    use muster_core::incident_work::Severity;
+    use muster_store::{NewTemplate, TemplateTask};
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let b = s.create_org(&org("org-b"), false).await.unwrap();
+    let builtins = s.list_templates(a.id).await.unwrap();
+    assert!(builtins.iter().any(|t| t.name == "Phishing" && t.org.is_none()));
+    let new = NewTemplate {
+        name: "Lost laptop".into(),
+        description: String::new(),
+        severity: Severity::Low,
+        rsit_type: Some("data-loss".into()),
+        tasks: vec![TemplateTask { title: "Wipe remotely".into(), description: String::new() }],
+    };
+    let mine = s.create_template(a.id, &new).await.unwrap();
+    assert!(matches!(s.create_template(a.id, &new).await, Err(StoreError::Conflict(_))));
+    let inc = s.create_incident(a.id, &plain_incident("phish", Tlp::Amber), "ana").await.unwrap();
+    let n = s.apply_template(&inc.id, "template--builtin-phishing", "ana").await.unwrap();
+    assert_eq!(s.list_tasks(&inc.id).await.unwrap().len(), n);
+    assert_eq!(s.get_incident(&inc.id).await.unwrap().0.rsit_type.as_deref(), Some("phishing"));
+    assert_eq!(s.apply_template(&inc.id, &mine.id, "ana").await.unwrap(), 1);
+    let theirs = s.create_incident(b.id, &plain_incident("b", Tlp::Amber), "bo").await.unwrap();
+    assert!(matches!(s.apply_template(&theirs.id, &mine.id, "bo").await, Err(StoreError::NotFound(_))));
 }

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use muster_core::incident::{IncidentStatus, Resolution};
-use muster_core::{Role, Tlp};
+use muster_core::{Role, Tlp, UserId};
 use muster_store::{IncidentRow, NewIncident, TimelineEntry};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -79,7 +79,10 @@ impl From<&IncidentRow> for IncidentView {
             resolution: l.resolution.map(|r| r.to_string()),
             rsit_type: i.rsit_type.clone(),
             nis_root_cause: i.nis_root_cause.clone(),
-            assignee_id: i.assignee.clone(),
+            assignee_id: i
+                .assignee
+                .as_deref()
+                .map(|a| a.parse::<UserId>().map_or_else(|_| a.to_owned(), |u| u.to_string())),
             tlp: i.tlp.to_string(),
             pap: i.pap.clone(),
             occurred_at: l.milestones.occurred_at.map(crate::rfc3339),
@@ -156,7 +159,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(detail(&state, &p, &row.id).await?)))
 }
 
-async fn detail(state: &AppState, p: &Principal, id: &str) -> ApiResult<IncidentDetail> {
+pub(crate) async fn detail(state: &AppState, p: &Principal, id: &str) -> ApiResult<IncidentDetail> {
     if !id.starts_with("incident--") || id.len() > 64 {
         return Err(AppError::BadRequest(format!(
             "id: invalid incident id {:?}",

@@ -2,13 +2,16 @@
 //! call the store, filter through the gate, map the error.
 
 use axum::Router;
-use axum::routing::{delete, get, post, put};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, patch, post, put};
 
 use crate::state::AppState;
 
 pub mod alerts;
 pub mod audit;
 pub mod circles;
+pub mod incident_files;
+pub mod incident_work;
 pub mod incidents;
 pub mod me;
 pub mod orgs;
@@ -22,7 +25,28 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me::get_me))
         .route("/alerts", get(alerts::list).post(alerts::ingest))
         .route("/incidents", get(incidents::list).post(incidents::create))
-        .route("/incidents/{id}", get(incidents::get_one))
+        .route("/incidents/bulk", post(incident_work::bulk))
+        .route("/incidents/{id}", get(incidents::get_one).patch(incident_work::update))
+        .route("/incidents/{id}/tasks", get(incident_work::list_tasks).post(incident_work::create_task))
+        .route("/incidents/{id}/tasks/{task_id}", patch(incident_work::update_task))
+        .route("/incidents/{id}/comments", get(incident_work::list_comments).post(incident_work::create_comment))
+        .route(
+            "/incidents/{id}/observables",
+            get(incident_work::list_observables).post(incident_work::create_observable),
+        )
+        .route("/incidents/{id}/observables/{observable_id}", patch(incident_work::update_observable))
+        .route("/incidents/{id}/alerts", post(incident_work::link_alerts))
+        .route("/incidents/{id}/alerts/{alert_id}", delete(incident_work::unlink_alert))
+        .route("/incidents/{id}/merge", post(incident_work::merge))
+        .route("/incidents/{id}/template", post(incident_files::apply_template))
+        .route(
+            "/incidents/{id}/attachments",
+            // Uploads have their own limit (max_attachment_bytes), enforced while reading.
+            get(incident_files::list_attachments).post(incident_files::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/incidents/{id}/attachments/{attachment_id}", get(incident_files::download))
+        .route("/incident-templates", get(incident_files::list_templates).post(incident_files::create_template))
+        .route("/incident-templates/{id}", get(incident_files::get_template))
         .route("/incidents/{id}/status", post(incidents::change_status))
         .route("/incidents/{id}/timeline", post(incidents::add_note))
         .route("/alerts/events", get(alerts::events))

@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 mod admin;
+mod incident;
 mod pages;
 
 /// Renders a template, or a plain 500 page when rendering fails.
@@ -189,9 +190,22 @@ pub fn router() -> Router<AppState> {
         .route("/account/password", get(pages::password_form).post(pages::change_password))
         .route("/alerts", get(pages::alerts))
         .route("/incidents", get(pages::incidents).post(pages::open_incident))
-        .route("/incidents/{id}", get(pages::incident))
-        .route("/incidents/{id}/status", post(pages::incident_status))
-        .route("/incidents/{id}/timeline", post(pages::incident_note))
+        .route("/incidents/bulk", post(incident::bulk))
+        .route("/incidents/{id}", get(incident::incident))
+        .route("/incidents/{id}/status", post(incident::incident_status))
+        .route("/incidents/{id}/timeline", post(incident::incident_note))
+        .route("/incidents/{id}/edit", post(incident::edit))
+        .route("/incidents/{id}/tasks", post(incident::add_task))
+        .route("/incidents/{id}/tasks/{task_id}", post(incident::task_status))
+        .route("/incidents/{id}/comments", post(incident::add_comment))
+        .route("/incidents/{id}/observables", post(incident::add_observable))
+        .route("/incidents/{id}/observables/{observable_id}", post(incident::flag_observable))
+        .route("/incidents/{id}/attachments", post(incident::upload).layer(axum::extract::DefaultBodyLimit::disable()))
+        .route("/incidents/{id}/alerts", post(incident::link_alerts))
+        .route("/incidents/{id}/alerts/{alert_id}/unlink", post(incident::unlink_alert))
+        .route("/incidents/{id}/merge", post(incident::merge))
+        .route("/incidents/{id}/template", post(incident::apply_template))
+        .route("/incident-templates", get(incident::templates).post(incident::create_template))
         .route("/playbooks", get(pages::area))
         .route("/intel", get(pages::area))
         .route("/coordination", get(pages::area))

@@ -380,12 +380,14 @@ pub async fn alerts(
 struct IncidentsPage {
     nav: Nav,
     rows: Vec<crate::api::incidents::IncidentView>,
+    bulk: super::incident::BulkOptions,
 }
 
 /// `GET /incidents`.
 pub async fn incidents(State(state): State<AppState>, ui: UiPrincipal) -> PageResult {
     let rows = crate::api::incidents::list(State(state.clone()), ui.0.clone()).await?.0;
-    Ok(render(&IncidentsPage { rows, nav: ui.nav(&state, "incidents").await }))
+    let bulk = super::incident::bulk_options(&state, &ui).await?;
+    Ok(render(&IncidentsPage { rows, bulk, nav: ui.nav(&state, "incidents").await }))
 }
 
 /// `POST /incidents`: open an incident from the alerts selected in the queue.
@@ -411,120 +413,4 @@ pub async fn open_incident(
     };
     let (_, created) = crate::api::incidents::create(State(state), ui.0.clone(), crate::error::Json(body)).await?;
     Ok(Redirect::to(&format!("/incidents/{}", created.0.incident.id)).into_response())
-}
-
-#[derive(askama::Template)]
-#[template(path = "incident.html")]
-struct IncidentPage {
-    nav: Nav,
-    i: crate::api::incidents::IncidentDetail,
-    can_work: bool,
-    error: Option<String>,
-    statuses: Vec<&'static str>,
-    resolutions: &'static [&'static str],
-}
-
-async fn incident_view(state: &AppState, ui: &UiPrincipal, id: String, error: Option<String>) -> PageResult {
-    let i = crate::api::incidents::get_one(State(state.clone()), ui.0.clone(), crate::error::Path(id)).await?.0;
-    let current = i.incident.status.clone();
-    let statuses =
-        muster_core::incident::IncidentStatus::NAMES.iter().copied().filter(|s| *s != "new" && *s != current).collect();
-    let can_work =
-        i.incident.organisation_id == ui.0.org.id.to_string() && ui.0.role.at_least(muster_core::Role::Analyst);
-    let failed = error.is_some();
-    let page = IncidentPage {
-        i,
-        can_work,
-        error,
-        statuses,
-        resolutions: muster_core::incident::Resolution::NAMES,
-        nav: ui.nav(state, "incidents").await,
-    };
-    let mut resp = render(&page);
-    if failed {
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(resp)
-}
-
-/// `GET /incidents/{id}`.
-pub async fn incident(
-    State(state): State<AppState>,
-    ui: UiPrincipal,
-    crate::error::Path(id): crate::error::Path<String>,
-) -> PageResult {
-    incident_view(&state, &ui, id, None).await
-}
-
-#[derive(Deserialize)]
-pub struct StatusForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-    status: String,
-    #[serde(default)]
-    resolution: String,
-}
-
-/// `POST /incidents/{id}/status`.
-pub async fn incident_status(
-    State(state): State<AppState>,
-    ui: UiPrincipal,
-    crate::error::Path(id): crate::error::Path<String>,
-    Form(f): Form<StatusForm>,
-) -> PageResult {
-    ui.check_csrf(&f.csrf)?;
-    let parsed = (|| -> Result<crate::api::incidents::ChangeStatus, AppError> {
-        Ok(crate::api::incidents::ChangeStatus {
-            status: f.status.parse().map_err(|e| AppError::Unprocessable(format!("status: {e}")))?,
-            resolution: Some(f.resolution.as_str())
-                .filter(|r| !r.is_empty())
-                .map(str::parse)
-                .transpose()
-                .map_err(|e| AppError::Unprocessable(format!("resolution: {e}")))?,
-        })
-    })();
-    let result = match parsed {
-        Ok(body) => crate::api::incidents::change_status(
-            State(state.clone()),
-            ui.0.clone(),
-            crate::error::Path(id.clone()),
-            crate::error::Json(body),
-        )
-        .await
-        .map(|_| ()),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => Ok(Redirect::to(&format!("/incidents/{id}")).into_response()),
-        Err(e @ (AppError::Unprocessable(_) | AppError::Conflict(_))) => {
-            incident_view(&state, &ui, id, Some(e.to_string())).await
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-#[derive(Deserialize)]
-pub struct NoteForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-    text: String,
-}
-
-/// `POST /incidents/{id}/timeline`.
-pub async fn incident_note(
-    State(state): State<AppState>,
-    ui: UiPrincipal,
-    crate::error::Path(id): crate::error::Path<String>,
-    Form(f): Form<NoteForm>,
-) -> PageResult {
-    ui.check_csrf(&f.csrf)?;
-    let body = crate::api::incidents::Note { text: f.text };
-    crate::api::incidents::add_note(
-        State(state),
-        ui.0.clone(),
-        crate::error::Path(id.clone()),
-        crate::error::Json(body),
-    )
-    .await?;
-    Ok(Redirect::to(&format!("/incidents/{id}")).into_response())
 }
