@@ -54,11 +54,11 @@ pub struct TimelineEntry {
     pub text: String,
 }
 
-const COLUMNS: &str = "id, org_id, title, description, severity, status, resolution, rsit_type, tlp, pap, \
+pub(crate) const COLUMNS: &str = "id, org_id, title, description, severity, status, resolution, rsit_type, tlp, pap, \
                        occurred_at, detected_at, contained_at, closed_at, updated_at, \
                        reported_at, nis_root_cause, assignee_id";
 
-fn row_to_incident(row: &AnyRow) -> Result<IncidentRow> {
+pub(crate) fn row_to_incident(row: &AnyRow) -> Result<IncidentRow> {
     let opt_time =
         |c: &str| -> Result<Option<time::OffsetDateTime>> { Ok(row.try_get::<Option<i64>, _>(c)?.map(from_ms)) };
     Ok(IncidentRow {

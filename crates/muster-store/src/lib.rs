@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod circles;
 mod db;
+mod incident_search;
 mod incidents;
 mod migrate;
 mod orgs;
@@ -24,6 +25,10 @@ pub use audit::{AuditEntry, AuditVerdict, NewAuditEntry};
 pub use auth::{ApiToken, NewToken, Session, hash_secret};
 pub use circles::NewCircle;
 pub use db::{Backend, Store, StoreOptions, restore_sqlite};
+pub use incident_search::{
+    AssigneeFilter, BadCursor, IncidentCursor, IncidentPage, IncidentQuery, IncidentScope, IncidentSort, SortKey,
+    search_words,
+};
 pub use incidents::{IncidentObservable, IncidentRow, NewIncident, TimelineEntry};
 pub use orgs::NewOrganisation;
 pub use users::{Membership, NewUser, UserWithSecret};
