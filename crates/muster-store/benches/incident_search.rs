@@ -343,7 +343,7 @@ async fn load(url: &str, f: &Fixture, n: usize, sqlite: bool) {
     let tlps = [("TLP:AMBER", 55), ("TLP:GREEN", 25), ("TLP:CLEAR", 10), ("TLP:AMBER+STRICT", 7), ("TLP:RED", 3)];
     let cols = "id, org_id, title, description, severity, status, resolution, rsit_type, tlp, pap, occurred_at, \
                 detected_at, contained_at, closed_at, created_at, updated_at, nis_root_cause, assignee_id";
-    let per_row = 18;
+    let per_row = 13;
     let mut done = have;
     while done < n {
         let mut tx = pool.begin().await.unwrap();
@@ -517,7 +517,7 @@ async fn main() {
             "status+severity, by updated_at",
             Box::new(|r: &mut Rng| IncidentQuery {
                 statuses: vec![*r.pick(&[IncidentStatus::New, IncidentStatus::Triage]), IncidentStatus::InProgress],
-                severities: vec!["high".into(), r.pick(&["critical", "medium"]).to_string()],
+                severities: vec!["high".into(), r.pick::<&str>(&["critical", "medium"]).to_string()],
                 ..IncidentQuery::default()
             }),
         ),
@@ -538,12 +538,15 @@ async fn main() {
         ),
         (
             "full text (1 word), by updated_at",
-            Box::new(|r: &mut Rng| IncidentQuery { text: search_words(r.pick(WORDS)), ..IncidentQuery::default() }),
+            Box::new(|r: &mut Rng| IncidentQuery {
+                text: search_words(r.pick::<&str>(WORDS)),
+                ..IncidentQuery::default()
+            }),
         ),
         (
             "full text (2 words) + open, by severity",
             Box::new(|r: &mut Rng| IncidentQuery {
-                text: search_words(&format!("{} {}", r.pick(WORDS), r.pick(WORDS))),
+                text: search_words(&format!("{} {}", r.pick::<&str>(WORDS), r.pick::<&str>(WORDS))),
                 statuses: vec![IncidentStatus::New, IncidentStatus::Triage, IncidentStatus::InProgress],
                 sort: IncidentSort::Severity,
                 ..IncidentQuery::default()

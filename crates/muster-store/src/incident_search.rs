@@ -268,14 +268,39 @@ impl Args {
     }
 }
 
+/// How a full-text condition meets the sort on SQLite: a search matching few
+/// incidents is best driven from the FTS index (look the matches up, sort
+/// them); one matching many is best checked row by row while walking the sort
+/// index, which stops after a page. PostgreSQL's planner chooses by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextPlan {
+    Drive,
+    Probe,
+}
+
+/// Above this many matches, walk the sort index and probe instead of driving
+/// from the matches. Both plans give the same rows; tests lower it to cover the probe.
+static DRIVE_MAX_MATCHES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(4000);
+
+/// Sets the match count above which SQLite full-text searches probe row by row (tests and tuning).
+#[doc(hidden)]
+pub fn set_fts_drive_max_matches(n: i64) {
+    DRIVE_MAX_MATCHES.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The one dialect-specific piece: "this incident's text matches `ph`".
-fn text_predicate(backend: Backend, ph: &str) -> String {
-    match backend {
-        Backend::Sqlite => format!(
+fn text_predicate(backend: Backend, plan: TextPlan, ph: &str) -> String {
+    match (backend, plan) {
+        (Backend::Sqlite, TextPlan::Drive) => format!(
             "id IN (SELECT d.incident_id FROM incident_fts f JOIN incident_search_docs d ON d.docid = f.rowid \
              WHERE incident_fts MATCH {ph})"
         ),
-        Backend::Postgres => {
+        // The match set is materialised once as bare FTS rowids; each walked row finds its docid.
+        (Backend::Sqlite, TextPlan::Probe) => format!(
+            "(SELECT d.docid FROM incident_search_docs d WHERE d.incident_id = incidents.id) \
+             IN (SELECT rowid FROM incident_fts WHERE incident_fts MATCH {ph})"
+        ),
+        (Backend::Postgres, _) => {
             format!("id IN (SELECT incident_id FROM incident_search_text WHERE doc @@ plainto_tsquery('simple', {ph}))")
         }
     }
@@ -298,7 +323,14 @@ fn tlp_names(tlps: &[Tlp]) -> Vec<&'static str> {
 }
 
 /// The filter conditions shared by both visibility ranges (each starting with ` AND `).
-fn filters(backend: Backend, scope: &IncidentScope, q: &IncidentQuery, org_ph: &str, args: &mut Args) -> String {
+fn filters(
+    backend: Backend,
+    plan: TextPlan,
+    scope: &IncidentScope,
+    q: &IncidentQuery,
+    org_ph: &str,
+    args: &mut Args,
+) -> String {
     let mut w = String::new();
     if !q.statuses.is_empty() {
         let list = args.texts(q.statuses.iter().map(|s| s.as_str()));
@@ -361,7 +393,7 @@ fn filters(backend: Backend, scope: &IncidentScope, q: &IncidentQuery, org_ph: &
     if !q.text.is_empty() {
         let ph = args.text(text_argument(backend, &q.text));
         w.push_str(" AND ");
-        w.push_str(&text_predicate(backend, &ph));
+        w.push_str(&text_predicate(backend, plan, &ph));
     }
     w
 }
@@ -389,9 +421,10 @@ impl Store {
         let mut position = q.after.clone();
         let mut items = Vec::with_capacity(limit + 1);
         let mut exhausted = false;
+        let plan = self.text_plan(q).await?;
         for _ in 0..MAX_ROUNDS {
             let batch = limit + 1;
-            let rows = self.fetch_incidents(scope, q, position.as_ref(), batch).await?;
+            let rows = self.fetch_incidents(scope, q, plan, position.as_ref(), batch).await?;
             exhausted = rows.len() < batch;
             for (row, key) in rows {
                 position = Some(IncidentCursor { sort: q.sort, descending: q.descending, key, id: row.id.clone() });
@@ -417,14 +450,31 @@ impl Store {
         Ok(IncidentPage { items: items.into_iter().map(|(r, _)| r).collect(), next })
     }
 
+    /// Counts (up to a bound) what the full-text words match, to choose a [`TextPlan`].
+    async fn text_plan(&self, q: &IncidentQuery) -> Result<TextPlan> {
+        if q.text.is_empty() || self.backend() != Backend::Sqlite {
+            return Ok(TextPlan::Drive);
+        }
+        let max = DRIVE_MAX_MATCHES.load(std::sync::atomic::Ordering::Relaxed);
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT rowid FROM incident_fts WHERE incident_fts MATCH $1 LIMIT $2) AS m",
+        )
+        .bind(text_argument(self.backend(), &q.text))
+        .bind(max.saturating_add(1))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if n > max { TextPlan::Probe } else { TextPlan::Drive })
+    }
+
     async fn fetch_incidents(
         &self,
         scope: &IncidentScope,
         q: &IncidentQuery,
+        plan: TextPlan,
         after: Option<&IncidentCursor>,
         batch: usize,
     ) -> Result<Vec<(IncidentRow, SortKey)>> {
-        let Some((sql, args)) = self.search_sql(scope, q, after, batch) else { return Ok(Vec::new()) };
+        let Some((sql, args)) = self.search_sql(scope, q, plan, after, batch) else { return Ok(Vec::new()) };
         let rows = bind(sqlx::query(&sql), args).fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok((row_to_incident(r)?, cursor_key(r, q.sort)?))).collect()
     }
@@ -434,12 +484,13 @@ impl Store {
         &self,
         scope: &IncidentScope,
         q: &IncidentQuery,
+        plan: TextPlan,
         after: Option<&IncidentCursor>,
         batch: usize,
     ) -> Option<(String, Args)> {
         let mut args = Args::default();
         let org_ph = args.text(scope.org.uuid().to_string());
-        let mut common = filters(self.backend(), scope, q, &org_ph, &mut args);
+        let mut common = filters(self.backend(), plan, scope, q, &org_ph, &mut args);
         let col = q.sort.column();
         let (dir, cmp) = if q.descending { ("DESC", "<") } else { ("ASC", ">") };
         if let Some(c) = after {
@@ -501,7 +552,10 @@ impl Store {
     #[doc(hidden)]
     pub async fn explain_incident_search(&self, scope: &IncidentScope, q: &IncidentQuery) -> Result<String> {
         let batch = q.limit.clamp(1, 200) as usize + 1;
-        let Some((sql, args)) = self.search_sql(scope, q, q.after.as_ref(), batch) else { return Ok(String::new()) };
+        let plan = self.text_plan(q).await?;
+        let Some((sql, args)) = self.search_sql(scope, q, plan, q.after.as_ref(), batch) else {
+            return Ok(String::new());
+        };
         let (prefix, column) = match self.backend() {
             Backend::Sqlite => ("EXPLAIN QUERY PLAN ", 3),
             Backend::Postgres => ("EXPLAIN ANALYZE ", 0),

@@ -27,7 +27,7 @@ pub use circles::NewCircle;
 pub use db::{Backend, Store, StoreOptions, restore_sqlite};
 pub use incident_search::{
     AssigneeFilter, BadCursor, IncidentCursor, IncidentPage, IncidentQuery, IncidentScope, IncidentSort, SortKey,
-    search_words,
+    search_words, set_fts_drive_max_matches,
 };
 pub use incidents::{IncidentObservable, IncidentRow, NewIncident, TimelineEntry};
 pub use orgs::NewOrganisation;

@@ -41,6 +41,7 @@ suite!(
     filters_narrow_the_list,
     full_text_searches_title_description_and_timeline,
     full_text_input_cannot_break_the_query,
+    full_text_gives_the_same_rows_when_probing_row_by_row,
     severity_sorts_by_rank_not_alphabet,
     paging_visits_every_row_exactly_once_with_each_sort,
     observable_filter_matches_the_value_exactly,
@@ -430,4 +431,26 @@ fn cursors_round_trip_and_refuse_edits() {
 fn search_words_drop_pure_punctuation() {
     assert_eq!(search_words("  a \"b\" (( -- NEAR( "), vec!["a", "\"b\"", "NEAR("]);
     assert!(search_words("\" ( ) *").is_empty());
+}
+
+/// SQLite walks the sort index and probes each row when a search matches many
+/// incidents; forcing that plan must not change the answer.
+async fn full_text_gives_the_same_rows_when_probing_row_by_row(s: &Store) {
+    let w = world(s).await;
+    let v = &w.viewer;
+    let mut want = BTreeSet::new();
+    for i in 0..12 {
+        let title = if i % 3 == 0 { format!("lateral movement {i}") } else { format!("quiet {i}") };
+        let id = incident(s, w.a, &title, "high", if i % 2 == 0 { Tlp::Amber } else { Tlp::Green }).await;
+        if i % 3 == 0 {
+            want.insert(id);
+        }
+    }
+    let q = IncidentQuery { text: search_words("movement LATERAL"), limit: 2, ..IncidentQuery::default() };
+    let driven: BTreeSet<String> = pages(s, v, &q).await.into_iter().map(|r| r.id).collect();
+    muster_store::set_fts_drive_max_matches(0);
+    let probed: BTreeSet<String> = pages(s, v, &q).await.into_iter().map(|r| r.id).collect();
+    muster_store::set_fts_drive_max_matches(4000);
+    assert_eq!(driven, want);
+    assert_eq!(probed, want);
 }
