@@ -16,6 +16,7 @@ mod circles;
 mod db;
 mod incident_files;
 mod incident_work;
+mod incident_search;
 mod incidents;
 mod migrate;
 mod orgs;
@@ -29,6 +30,10 @@ pub use db::{Backend, Store, StoreOptions, restore_sqlite};
 pub use incident_files::{AttachmentRow, NewTemplate, TemplateRow, TemplateTask};
 pub use incident_work::{
     CommentRow, IncidentChanges, Merged, NewObservable, NewTask, ObservableChanges, TaskChanges, TaskRow,
+};
+pub use incident_search::{
+    AssigneeFilter, BadCursor, IncidentCursor, IncidentPage, IncidentQuery, IncidentScope, IncidentSort, SortKey,
+    search_words, set_fts_drive_max_matches,
 };
 pub use incidents::{IncidentObservable, IncidentRow, NewIncident, TimelineEntry};
 pub use orgs::NewOrganisation;

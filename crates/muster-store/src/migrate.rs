@@ -54,6 +54,14 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "ALTER TABLE attachment_blobs ADD COLUMN content BLOB;",
         postgres: "ALTER TABLE attachment_blobs ADD COLUMN content BYTEA;",
     },
+    Migration {
+        version: 6,
+        name: "incident_search",
+        sql: include_str!("../migrations/0006_incident_search.sql"),
+        // Generated sort/visibility keys and the full-text index: FTS5 and tsvector.
+        sqlite: include_str!("../migrations/0006_incident_search.sqlite.sql"),
+        postgres: include_str!("../migrations/0006_incident_search.postgres.sql"),
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.

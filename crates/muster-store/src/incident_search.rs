@@ -1,0 +1,580 @@
+//! Incident search: filters, sorting and keyset (cursor) paging over the
+//! incidents a viewer may see.
+//!
+//! Visibility is pre-selected in SQL from an [`IncidentScope`] (which TLPs the
+//! viewer may see on its own organisation's incidents and on everyone else's,
+//! derived by the caller from `muster_core::access::decide`), then every row is
+//! still handed to the caller's gate. The pre-selection is two ordered index
+//! ranges — the community's (`audience = '*'`, TLP:CLEAR/GREEN) and the
+//! viewer's own organisation's — merged with `UNION ALL`, so the first page of
+//! any sort reads a few index entries instead of sorting every visible row.
+//!
+//! Full text is the one place the dialects differ: FTS5 on SQLite, `tsvector`
+//! on PostgreSQL (migration 6 keeps both in sync with triggers); see
+//! [`text_predicate`].
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use muster_core::incident::IncidentStatus;
+use muster_core::taxonomy::{NisRootCause, RsitClass, RsitType};
+use muster_core::{Marking, OrgId, Tlp, UserId, Viewer, decide};
+use sha2::Digest as _;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::db::Backend;
+use crate::incidents::{COLUMNS, row_to_incident};
+use crate::{IncidentRow, Result, Store};
+
+muster_core::vocabulary! {
+    /// What an incident list is ordered by (ties broken by id, in the same direction).
+    pub enum IncidentSort ("sort") {
+        UpdatedAt => "updated_at",
+        DetectedAt => "detected_at",
+        /// info < low < medium < high < critical.
+        Severity => "severity",
+        /// The lifecycle order, new … closed.
+        Status => "status",
+        Title => "title",
+    }
+}
+
+impl IncidentSort {
+    /// The column (generated where needed, migration 6) holding the sort key.
+    const fn column(self) -> &'static str {
+        match self {
+            Self::UpdatedAt => "updated_at",
+            Self::DetectedAt => "detected_at",
+            Self::Severity => "severity_rank",
+            Self::Status => "status_rank",
+            Self::Title => "title",
+        }
+    }
+
+    const fn is_text(self) -> bool {
+        matches!(self, Self::Title)
+    }
+}
+
+/// Whose incidents: a user's, or nobody's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    User(UserId),
+    Unassigned,
+}
+
+/// A sort key value as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    Int(i64),
+    Text(String),
+}
+
+/// Where a page ends: the last row's sort key and id, for one sort and direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentCursor {
+    pub sort: IncidentSort,
+    pub descending: bool,
+    pub key: SortKey,
+    pub id: String,
+}
+
+/// A cursor that is not one this server handed out (or not for this sort).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cursor: {0}")]
+pub struct BadCursor(pub String);
+
+impl IncidentCursor {
+    /// The opaque form handed to clients: URL-safe base64 of the sort, the
+    /// direction, the key and the id, with a short checksum so an edited
+    /// cursor is refused instead of silently paging from somewhere else.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        let key = match &self.key {
+            SortKey::Int(n) => n.to_string(),
+            SortKey::Text(s) => s.clone(),
+        };
+        let dir = if self.descending { "desc" } else { "asc" };
+        let payload = format!("1|{}|{dir}|{}|{key}", self.sort, self.id);
+        URL_SAFE_NO_PAD.encode(format!("{payload}|{}", checksum(&payload)))
+    }
+
+    /// Reads a cursor back.
+    ///
+    /// # Errors
+    /// [`BadCursor`] when it is not well formed or its checksum does not match.
+    pub fn decode(s: &str) -> Result<Self, BadCursor> {
+        let bad = |why: &str| BadCursor(why.to_owned());
+        if s.len() > 2048 {
+            return Err(bad("too long"));
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| bad("not a cursor from this server"))?;
+        let text = String::from_utf8(bytes).map_err(|_| bad("not a cursor from this server"))?;
+        let (payload, sum) = text.rsplit_once('|').ok_or_else(|| bad("not a cursor from this server"))?;
+        if checksum(payload) != sum {
+            return Err(bad("damaged or edited; start again from the first page"));
+        }
+        let mut parts = payload.splitn(5, '|');
+        let (Some("1"), Some(sort), Some(dir), Some(id), Some(key)) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad("not a cursor from this server"));
+        };
+        let sort = IncidentSort::parse(sort).map_err(|_| bad("unknown sort"))?;
+        let descending = match dir {
+            "desc" => true,
+            "asc" => false,
+            _ => return Err(bad("unknown order")),
+        };
+        if !id.starts_with("incident--") || id.len() > 64 {
+            return Err(bad("bad incident id"));
+        }
+        let key = if sort.is_text() {
+            SortKey::Text(key.to_owned())
+        } else {
+            SortKey::Int(key.parse().map_err(|_| bad("bad sort key"))?)
+        };
+        Ok(Self { sort, descending, key, id: id.to_owned() })
+    }
+}
+
+fn checksum(payload: &str) -> String {
+    hex::encode(&sha2::Sha256::digest(payload.as_bytes())[..6])
+}
+
+/// A search over incidents. Every field narrows; the default lists everything
+/// visible, most recently changed first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentQuery {
+    /// Any of these statuses (empty: all).
+    pub statuses: Vec<IncidentStatus>,
+    /// Any of these severities: `info`, `low`, `medium`, `high`, `critical` (empty: all).
+    pub severities: Vec<String>,
+    pub assignee: Option<AssigneeFilter>,
+    pub rsit_class: Option<RsitClass>,
+    pub rsit_type: Option<RsitType>,
+    pub nis_root_cause: Option<NisRootCause>,
+    /// Any of these TLPs (empty: all the viewer may see).
+    pub tlps: Vec<Tlp>,
+    /// Milliseconds; `from` inclusive, `to` exclusive.
+    pub detected_from: Option<i64>,
+    pub detected_to: Option<i64>,
+    pub updated_from: Option<i64>,
+    pub updated_to: Option<i64>,
+    /// An observable value on the incident, exactly.
+    pub observable: Option<String>,
+    /// Words that must all occur in the title, description or timeline.
+    pub text: Vec<String>,
+    pub sort: IncidentSort,
+    pub descending: bool,
+    /// Page size, 1-200.
+    pub limit: u32,
+    /// Continue after this row.
+    pub after: Option<IncidentCursor>,
+}
+
+impl Default for IncidentQuery {
+    fn default() -> Self {
+        Self {
+            statuses: Vec::new(),
+            severities: Vec::new(),
+            assignee: None,
+            rsit_class: None,
+            rsit_type: None,
+            nis_root_cause: None,
+            tlps: Vec::new(),
+            detected_from: None,
+            detected_to: None,
+            updated_from: None,
+            updated_to: None,
+            observable: None,
+            text: Vec::new(),
+            sort: IncidentSort::UpdatedAt,
+            descending: true,
+            limit: 50,
+            after: None,
+        }
+    }
+}
+
+/// Splits free text into search words: whitespace-separated, each keeping at
+/// least one letter or digit (pure punctuation says nothing to either index).
+#[must_use]
+pub fn search_words(q: &str) -> Vec<String> {
+    q.split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .take(32)
+        .map(|w| w.chars().take(100).collect())
+        .collect()
+}
+
+/// What a viewer may see of incidents, as the gate answers it for an
+/// incident with no explicit shares: which TLPs on its own organisation's
+/// incidents, and which on everyone else's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentScope {
+    pub org: OrgId,
+    pub own: Vec<Tlp>,
+    pub others: Vec<Tlp>,
+}
+
+impl IncidentScope {
+    /// Asks the gate, TLP by TLP, what `viewer` may see of an incident of its
+    /// own organisation and of another's (incidents carry no explicit shares).
+    #[must_use]
+    pub fn of(viewer: &Viewer) -> Self {
+        let elsewhere = OrgId::new();
+        let sees = |owner: OrgId| -> Vec<Tlp> {
+            Tlp::ALL.iter().copied().filter(|t| decide(viewer, &Marking::owned(owner, *t)).is_visible()).collect()
+        };
+        Self { org: viewer.org, own: sees(viewer.org), others: sees(elsewhere) }
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct IncidentPage {
+    pub items: Vec<IncidentRow>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<IncidentCursor>,
+}
+
+/// Rounds of fetching when the gate drops rows, before handing back a short
+/// page whose cursor continues after the last row looked at.
+const MAX_ROUNDS: usize = 8;
+
+/// The TLPs the `audience = '*'` range holds (migration 6 spells the same set).
+const COMMUNITY: [Tlp; 2] = [Tlp::Clear, Tlp::Green];
+
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+#[derive(Default)]
+struct Args(Vec<Arg>);
+
+impl Args {
+    fn int(&mut self, v: i64) -> String {
+        self.0.push(Arg::Int(v));
+        format!("${}", self.0.len())
+    }
+    fn text(&mut self, v: impl Into<String>) -> String {
+        self.0.push(Arg::Text(v.into()));
+        format!("${}", self.0.len())
+    }
+    fn texts<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, vs: I) -> String {
+        vs.into_iter().map(|v| self.text(v)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// How a full-text condition meets the sort on SQLite: a search matching few
+/// incidents is best driven from the FTS index (look the matches up, sort
+/// them); one matching many is best checked row by row while walking the sort
+/// index, which stops after a page. PostgreSQL's planner chooses by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextPlan {
+    Drive,
+    Probe,
+}
+
+/// Above this many matches, walk the sort index and probe instead of driving
+/// from the matches. Both plans give the same rows; tests lower it to cover the probe.
+static DRIVE_MAX_MATCHES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(4000);
+
+/// Sets the match count above which SQLite full-text searches probe row by row (tests and tuning).
+#[doc(hidden)]
+pub fn set_fts_drive_max_matches(n: i64) {
+    DRIVE_MAX_MATCHES.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The one dialect-specific piece: "this incident's text matches `ph`".
+fn text_predicate(backend: Backend, plan: TextPlan, ph: &str) -> String {
+    match (backend, plan) {
+        (Backend::Sqlite, TextPlan::Drive) => format!(
+            "id IN (SELECT d.incident_id FROM incident_fts f JOIN incident_search_docs d ON d.docid = f.rowid \
+             WHERE incident_fts MATCH {ph})"
+        ),
+        // The match set is materialised once as bare FTS rowids; each walked row finds its docid.
+        (Backend::Sqlite, TextPlan::Probe) => format!(
+            "(SELECT d.docid FROM incident_search_docs d WHERE d.incident_id = incidents.id) \
+             IN (SELECT rowid FROM incident_fts WHERE incident_fts MATCH {ph})"
+        ),
+        (Backend::Postgres, _) => {
+            format!("id IN (SELECT incident_id FROM incident_search_text WHERE doc @@ plainto_tsquery('simple', {ph}))")
+        }
+    }
+}
+
+/// The bound argument for [`text_predicate`]: on SQLite every word becomes a
+/// quoted FTS5 string (`"` doubled), so operators and syntax in the input are
+/// just words; `plainto_tsquery` on PostgreSQL ignores operators by itself.
+fn text_argument(backend: Backend, words: &[String]) -> String {
+    match backend {
+        Backend::Sqlite => {
+            words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" ")
+        }
+        Backend::Postgres => words.join(" "),
+    }
+}
+
+fn tlp_names(tlps: &[Tlp]) -> Vec<&'static str> {
+    tlps.iter().map(|t| t.as_str()).collect()
+}
+
+/// The filter conditions shared by both visibility ranges (each starting with ` AND `).
+fn filters(
+    backend: Backend,
+    plan: TextPlan,
+    scope: &IncidentScope,
+    q: &IncidentQuery,
+    org_ph: &str,
+    args: &mut Args,
+) -> String {
+    let mut w = String::new();
+    if !q.statuses.is_empty() {
+        let list = args.texts(q.statuses.iter().map(|s| s.as_str()));
+        w.push_str(&format!(" AND status IN ({list})"));
+    }
+    if !q.severities.is_empty() {
+        let list = args.texts(q.severities.iter().cloned());
+        w.push_str(&format!(" AND severity IN ({list})"));
+    }
+    match q.assignee {
+        Some(AssigneeFilter::User(u)) => {
+            let ph = args.text(u.uuid().to_string());
+            w.push_str(&format!(" AND assignee_id = {ph}"));
+        }
+        Some(AssigneeFilter::Unassigned) => w.push_str(" AND assignee_id IS NULL"),
+        None => {}
+    }
+    if let Some(class) = q.rsit_class {
+        let list = args.texts(class.types().iter().copied());
+        w.push_str(&format!(" AND rsit_type IN ({list})"));
+    }
+    if let Some(t) = q.rsit_type {
+        let ph = args.text(t.as_str());
+        w.push_str(&format!(" AND rsit_type = {ph}"));
+    }
+    if let Some(c) = q.nis_root_cause {
+        let ph = args.text(c.as_str());
+        w.push_str(&format!(" AND nis_root_cause = {ph}"));
+    }
+    if !q.tlps.is_empty() {
+        let list = args.texts(tlp_names(&q.tlps));
+        w.push_str(&format!(" AND tlp IN ({list})"));
+    }
+    for (col, op, v) in [
+        ("detected_at", ">=", q.detected_from),
+        ("detected_at", "<", q.detected_to),
+        ("updated_at", ">=", q.updated_from),
+        ("updated_at", "<", q.updated_to),
+    ] {
+        if let Some(v) = v {
+            let ph = args.int(v);
+            w.push_str(&format!(" AND {col} {op} {ph}"));
+        }
+    }
+    if let Some(value) = &q.observable {
+        // Only observables the viewer may see themselves can select an incident.
+        let ph = args.text(value.clone());
+        let mut seen = Vec::new();
+        if !scope.others.is_empty() {
+            seen.push(format!("o.tlp IN ({})", args.texts(tlp_names(&scope.others))));
+        }
+        if !scope.own.is_empty() {
+            seen.push(format!("(o.org_id = {org_ph} AND o.tlp IN ({}))", args.texts(tlp_names(&scope.own))));
+        }
+        let seen = if seen.is_empty() { "1 = 0".to_owned() } else { seen.join(" OR ") };
+        w.push_str(&format!(
+            " AND id IN (SELECT o.incident_id FROM incident_observables o WHERE o.value = {ph} AND ({seen}))"
+        ));
+    }
+    if !q.text.is_empty() {
+        let ph = args.text(text_argument(backend, &q.text));
+        w.push_str(" AND ");
+        w.push_str(&text_predicate(backend, plan, &ph));
+    }
+    w
+}
+
+fn cursor_key(row: &AnyRow, sort: IncidentSort) -> Result<SortKey> {
+    Ok(if sort.is_text() { SortKey::Text(row.try_get("sort_key")?) } else { SortKey::Int(row.try_get("sort_key")?) })
+}
+
+impl Store {
+    /// One page of the incidents `scope` may see that match `q`. Every row is
+    /// also put to `gate` (the access-policy function); rows it refuses are
+    /// skipped and more are fetched, so a page is short only at the end (or
+    /// after [`MAX_ROUNDS`] rounds of refusals, with a cursor that continues
+    /// after the last row looked at, so nothing is skipped or repeated).
+    ///
+    /// # Errors
+    /// Database errors; a cursor made for another sort is the caller's to refuse.
+    pub async fn search_incidents(
+        &self,
+        scope: &IncidentScope,
+        q: &IncidentQuery,
+        gate: impl Fn(&IncidentRow) -> bool,
+    ) -> Result<IncidentPage> {
+        let limit = q.limit.clamp(1, 200) as usize;
+        let mut position = q.after.clone();
+        let mut items = Vec::with_capacity(limit + 1);
+        let mut exhausted = false;
+        let plan = self.text_plan(q).await?;
+        for _ in 0..MAX_ROUNDS {
+            let batch = limit + 1;
+            let rows = self.fetch_incidents(scope, q, plan, position.as_ref(), batch).await?;
+            exhausted = rows.len() < batch;
+            for (row, key) in rows {
+                position = Some(IncidentCursor { sort: q.sort, descending: q.descending, key, id: row.id.clone() });
+                if gate(&row) {
+                    items.push((row, position.clone()));
+                    if items.len() > limit {
+                        break;
+                    }
+                }
+            }
+            if exhausted || items.len() > limit {
+                break;
+            }
+        }
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().and_then(|(_, c)| c.clone())
+        } else if exhausted {
+            None
+        } else {
+            position
+        };
+        Ok(IncidentPage { items: items.into_iter().map(|(r, _)| r).collect(), next })
+    }
+
+    /// Counts (up to a bound) what the full-text words match, to choose a [`TextPlan`].
+    async fn text_plan(&self, q: &IncidentQuery) -> Result<TextPlan> {
+        if q.text.is_empty() || self.backend() != Backend::Sqlite {
+            return Ok(TextPlan::Drive);
+        }
+        let max = DRIVE_MAX_MATCHES.load(std::sync::atomic::Ordering::Relaxed);
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT rowid FROM incident_fts WHERE incident_fts MATCH $1 LIMIT $2) AS m",
+        )
+        .bind(text_argument(self.backend(), &q.text))
+        .bind(max.saturating_add(1))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if n > max { TextPlan::Probe } else { TextPlan::Drive })
+    }
+
+    async fn fetch_incidents(
+        &self,
+        scope: &IncidentScope,
+        q: &IncidentQuery,
+        plan: TextPlan,
+        after: Option<&IncidentCursor>,
+        batch: usize,
+    ) -> Result<Vec<(IncidentRow, SortKey)>> {
+        let Some((sql, args)) = self.search_sql(scope, q, plan, after, batch) else { return Ok(Vec::new()) };
+        let rows = bind(sqlx::query(&sql), args).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((row_to_incident(r)?, cursor_key(r, q.sort)?))).collect()
+    }
+
+    /// The SQL of one fetch and its arguments; `None` when the scope sees nothing.
+    fn search_sql(
+        &self,
+        scope: &IncidentScope,
+        q: &IncidentQuery,
+        plan: TextPlan,
+        after: Option<&IncidentCursor>,
+        batch: usize,
+    ) -> Option<(String, Args)> {
+        let mut args = Args::default();
+        let org_ph = args.text(scope.org.uuid().to_string());
+        let mut common = filters(self.backend(), plan, scope, q, &org_ph, &mut args);
+        let col = q.sort.column();
+        let (dir, cmp) = if q.descending { ("DESC", "<") } else { ("ASC", ">") };
+        if let Some(c) = after {
+            let key_ph = match &c.key {
+                SortKey::Int(n) => args.int(*n),
+                SortKey::Text(s) => args.text(s.clone()),
+            };
+            let id_ph = args.text(c.id.clone());
+            common.push_str(&format!(" AND ({col}, id) {cmp} ({key_ph}, {id_ph})"));
+        }
+        let lim = args.int(i64::try_from(batch).unwrap_or(201));
+        // The viewer's own organisation's non-community incidents (audience = its id) …
+        let own_private: Vec<Tlp> = scope.own.iter().copied().filter(|t| !COMMUNITY.contains(t)).collect();
+        // … and the community range, of which the scope may allow some TLPs.
+        let mut community = Vec::new();
+        let others: Vec<Tlp> = scope.others.iter().copied().filter(|t| COMMUNITY.contains(t)).collect();
+        if !others.is_empty() {
+            community.push(format!("tlp IN ({})", args.texts(tlp_names(&others))));
+        }
+        let own_public: Vec<Tlp> = scope.own.iter().copied().filter(|t| COMMUNITY.contains(t)).collect();
+        if !own_public.is_empty() {
+            community.push(format!("(org_id = {org_ph} AND tlp IN ({}))", args.texts(tlp_names(&own_public))));
+        }
+        let branch = |cond: String| {
+            format!(
+                "SELECT {COLUMNS}, {col} AS sort_key FROM incidents WHERE {cond}{common} \
+                 ORDER BY {col} {dir}, id {dir} LIMIT {lim}"
+            )
+        };
+        let mut branches = Vec::new();
+        if !own_private.is_empty() {
+            let tlps = args.texts(tlp_names(&own_private));
+            branches.push(branch(format!("audience = {org_ph} AND tlp IN ({tlps})")));
+        }
+        if !community.is_empty() {
+            branches.push(branch(format!("audience = '*' AND ({})", community.join(" OR "))));
+        }
+        let sql = match branches.len() {
+            0 => return None,
+            1 => branches.swap_remove(0),
+            _ => {
+                let union = branches
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| format!("SELECT * FROM ({b}) AS range{i}"))
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ");
+                format!("{union} ORDER BY sort_key {dir}, id {dir} LIMIT {lim}")
+            }
+        };
+        Some((sql, args))
+    }
+
+    /// The database's plan for the first page of a search (`EXPLAIN QUERY PLAN`
+    /// on SQLite, `EXPLAIN ANALYZE` on PostgreSQL), for benchmarks and tuning.
+    ///
+    /// # Errors
+    /// Database errors.
+    #[doc(hidden)]
+    pub async fn explain_incident_search(&self, scope: &IncidentScope, q: &IncidentQuery) -> Result<String> {
+        let batch = q.limit.clamp(1, 200) as usize + 1;
+        let plan = self.text_plan(q).await?;
+        let Some((sql, args)) = self.search_sql(scope, q, plan, q.after.as_ref(), batch) else {
+            return Ok(String::new());
+        };
+        let (prefix, column) = match self.backend() {
+            Backend::Sqlite => ("EXPLAIN QUERY PLAN ", 3),
+            Backend::Postgres => ("EXPLAIN ANALYZE ", 0),
+        };
+        let rows = bind(sqlx::query(&format!("{prefix}{sql}")), args).fetch_all(&self.pool).await?;
+        let lines: Vec<String> = rows.iter().map(|r| r.try_get::<String, _>(column)).collect::<Result<_, _>>()?;
+        Ok(lines.join("\n"))
+    }
+}
+
+fn bind<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    args: Args,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for a in args.0 {
+        query = match a {
+            Arg::Int(n) => query.bind(n),
+            Arg::Text(s) => query.bind(s),
+        };
+    }
+    query
+}
