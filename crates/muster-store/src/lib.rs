@@ -17,6 +17,7 @@ mod db;
 mod incidents;
 mod migrate;
 mod orgs;
+mod playbooks;
 mod users;
 
 pub use alerts::{AlertRow, IngestCounts, Ingested, NewAlert, Sighting};
@@ -26,6 +27,10 @@ pub use circles::NewCircle;
 pub use db::{Backend, Store, StoreOptions, restore_sqlite};
 pub use incidents::{IncidentRow, NewIncident, TimelineEntry};
 pub use orgs::NewOrganisation;
+pub use playbooks::{
+    NewPlaybookVersion, NewProposal, NewRule, NewRun, NewTask, PlaybookSummary, PlaybookVersionRow, ProposalRow,
+    RUN_STATUSES, RuleRow, RunRow, StepRecord, TaskRow,
+};
 pub use users::{Membership, NewUser, UserWithSecret};
 
 /// What can go wrong in the store.

@@ -39,6 +39,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 7,
+        name: "playbooks",
+        sql: include_str!("../migrations/0007_playbooks.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.
