@@ -41,6 +41,18 @@ pub struct Config {
     pub syslog_tcp: Option<SocketAddr>,
     /// Slug of the organisation that syslog alerts belong to (required when a listener is on).
     pub syslog_org: Option<String>,
+    /// Playbook runs executing at once; API starts beyond it get 503, automation waits.
+    pub playbook_concurrency: usize,
+    /// Egress allow-list of playbook network commands (names, `*.suffix`, addresses, CIDR, `*`).
+    pub playbook_allow_hosts: Vec<String>,
+    /// Re-run an automated command that was running when the server stopped (default: mark the run interrupted).
+    pub playbook_rerun_interrupted: bool,
+    /// Key sealing playbook authentication info; default `<data_dir>/playbook-secrets.key`, made on first start.
+    pub playbook_key_file: Option<PathBuf>,
+    /// Allow `bash` commands in playbooks.
+    pub playbook_bash: bool,
+    /// Incident events waiting for the automation worker; beyond it events are dropped with a warning.
+    pub automation_queue: usize,
 }
 
 impl Default for Config {
@@ -61,6 +73,12 @@ impl Default for Config {
             syslog_udp: None,
             syslog_tcp: None,
             syslog_org: None,
+            playbook_concurrency: 32,
+            playbook_allow_hosts: Vec::new(),
+            playbook_rerun_interrupted: false,
+            playbook_key_file: None,
+            playbook_bash: false,
+            automation_queue: 1024,
         }
     }
 }
@@ -113,6 +131,15 @@ impl Config {
                     cfg.syslog_tcp = Some(value.parse().map_err(|e| bad(format!("{e}; expected ADDR:PORT")))?)
                 }
                 "SYSLOG_ORG" => cfg.syslog_org = Some(value.clone()),
+                "PLAYBOOK_CONCURRENCY" => cfg.playbook_concurrency = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "PLAYBOOK_ALLOW_HOSTS" => {
+                    cfg.playbook_allow_hosts =
+                        value.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect();
+                }
+                "PLAYBOOK_RERUN_INTERRUPTED" => cfg.playbook_rerun_interrupted = parse_bool(&value).map_err(bad)?,
+                "PLAYBOOK_KEY_FILE" => cfg.playbook_key_file = Some(PathBuf::from(&value)),
+                "PLAYBOOK_BASH" => cfg.playbook_bash = parse_bool(&value).map_err(bad)?,
+                "AUTOMATION_QUEUE" => cfg.automation_queue = value.parse().map_err(|e| bad(format!("{e}")))?,
                 // Variables of other components (tests, CLI) are not ours to reject.
                 _ => {}
             }

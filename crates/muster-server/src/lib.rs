@@ -25,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod playbooks;
 pub mod state;
 pub mod syslog;
 pub mod ui;
@@ -106,6 +107,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Resumes the playbook runs a stop left running before taking requests.
+    state.playbooks.start().await.map_err(std::io::Error::other)?;
     let app = router(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

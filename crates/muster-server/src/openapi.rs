@@ -33,6 +33,12 @@ use crate::api;
         api::incident_files::list_templates, api::incident_files::get_template, api::incident_files::create_template,
         api::incident_files::apply_template,
         api::thehive::create_alert,
+        api::playbooks::list, api::playbooks::import, api::playbooks::get_one, api::playbooks::versions,
+        api::playbooks::export, api::playbooks::archive, api::playbooks::start_run,
+        api::playbooks::list_runs, api::playbooks::get_run, api::playbooks::cancel_run,
+        api::playbooks::list_tasks, api::playbooks::get_task, api::playbooks::complete_task,
+        api::playbooks::list_rules, api::playbooks::create_rule, api::playbooks::get_rule, api::playbooks::patch_rule,
+        api::playbooks::list_proposals, api::playbooks::approve, api::playbooks::dismiss,
     ),
     modifiers(&Security),
     tags(
@@ -44,6 +50,7 @@ use crate::api;
         (name = "audit", description = "The append-only audit log"),
         (name = "alerts", description = "Alert intake from monitoring systems, and the alert queue"),
         (name = "incidents", description = "Incidents from analysis to closure"),
+        (name = "playbooks", description = "CACAO 2.0 playbook library, runs, manual tasks and automation rules"),
     )
 )]
 pub struct ApiDoc;

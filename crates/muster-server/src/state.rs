@@ -22,6 +22,8 @@ pub struct Inner {
     pub intake: tokio::sync::Semaphore,
     /// Committed alert batches, for the live alert queue.
     pub alert_events: tokio::sync::broadcast::Sender<AlertEvent>,
+    /// Playbook library, runs and automation.
+    pub playbooks: crate::playbooks::Playbooks,
 }
 
 /// A batch of alerts was committed for an organisation.
@@ -40,7 +42,8 @@ impl AppState {
         let intake = tokio::sync::Semaphore::new(config.intake_concurrency.max(1));
         // Bounded: a slow listener skips ahead (and is told to refresh) instead of holding memory.
         let (alert_events, _) = tokio::sync::broadcast::channel(256);
-        Self(Arc::new(Inner { store, config, throttle, metrics: Metrics::new(), intake, alert_events }))
+        let playbooks = crate::playbooks::Playbooks::new(store.clone(), &config);
+        Self(Arc::new(Inner { store, config, throttle, metrics: Metrics::new(), intake, alert_events, playbooks }))
     }
 }
 

@@ -51,3 +51,28 @@ document.addEventListener("DOMContentLoaded", () => {
     if (el) { el.focus(); el.scrollIntoView({ block: "center" }); e.preventDefault(); }
   });
 });
+
+// Playbooks: load a chosen file into the import form; follow a running run live.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const input of document.querySelectorAll("input[type=file][data-load-into]")) {
+    input.addEventListener("change", async () => {
+      const file = input.files[0];
+      if (file) document.querySelector(input.dataset.loadInto).value = await file.text();
+    });
+  }
+  const live = document.querySelector("[data-poll]");
+  if (live) {
+    const tick = async () => {
+      try {
+        const r = await fetch(live.dataset.poll, { credentials: "same-origin" });
+        if (r.ok) {
+          const d = await r.json();
+          const sig = `${d.status}:${d.records.map((x) => x.status).join(",")}:${d.tasks.map((t) => t.status).join(",")}`;
+          if (sig !== live.dataset.signature && !document.activeElement?.matches("input, textarea")) { location.reload(); return; }
+        }
+      } catch (_) { /* try again */ }
+      setTimeout(tick, 1000);
+    };
+    setTimeout(tick, 1000);
+  }
+});

@@ -158,6 +158,15 @@ async fn garbage_forms_to_every_ui_post_route_get_4xx() {
         "/incidents/incident--00000000-0000-0000-0000-000000000000/template",
         "/incident-templates",
         "/login",
+        "/playbooks",
+        "/playbooks/not-an-id/runs",
+        "/playbooks/not-an-id/archive",
+        "/playbook-runs/not-an-id/cancel",
+        "/playbook-tasks/not-an-id/complete",
+        "/automation",
+        "/automation/not-an-id/enabled",
+        "/automation-proposals/not-an-id/start",
+        "/automation-proposals/not-an-id/dismiss",
     ];
     let forms: Vec<(&str, Vec<u8>)> = vec![
         ("no fields", Vec::new()),

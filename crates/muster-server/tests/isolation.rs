@@ -131,6 +131,7 @@ async fn seed_org_a(s: &TestServer) -> Secrets {
         .iter()
         .map(|v| v["id"].as_str().unwrap().to_owned())
         .collect();
+    let playbook_ids = seed_playbooks(s, &c, &t, &incident_id).await;
     let tokens = s.store.list_tokens(a.id).await.unwrap();
     let mut ids = vec![
         a.id.to_string(),
@@ -141,6 +142,7 @@ async fn seed_org_a(s: &TestServer) -> Secrets {
         alert.id.clone(),
         incident_id,
     ];
+    ids.extend(playbook_ids);
     ids.extend(tokens.iter().map(|t| t.id.to_string()));
     ids.extend(work_ids);
     let mut needles = ids.clone();
@@ -148,6 +150,8 @@ async fn seed_org_a(s: &TestServer) -> Secrets {
     needles.push(alert.fingerprint.clone());
     needles.push(alert.title.clone());
     needles.push("alpha secret incident".into());
+    needles.push("alpha secret playbook".into());
+    needles.push("alpha secret task".into());
     needles.extend(
         [
             "alpha secret task",
@@ -166,6 +170,58 @@ async fn seed_org_a(s: &TestServer) -> Secrets {
             .map(String::from),
     );
     Secrets { needles, ids }
+}
+
+/// A's playbook, a run waiting on its manual task, a rule and the run it proposes.
+async fn seed_playbooks(s: &TestServer, c: &reqwest::Client, t: &str, incident: &str) -> Vec<String> {
+    let pb_id = "playbook--00000000-0000-4000-8000-0000000a1fa0";
+    let step = |k: &str, n: u32| format!("{k}--00000000-0000-4000-8000-{n:012}");
+    let doc = serde_json::json!({
+        "type": "playbook", "spec_version": "cacao-2.0", "id": pb_id, "name": "alpha secret playbook",
+        "created_by": "identity--00000000-0000-4000-8000-0000000000ff",
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "workflow_start": step("start", 1),
+        "workflow": {
+            step("start", 1): {"type": "start", "on_completion": step("action", 2)},
+            step("action", 2): {"type": "action", "agent": step("http-api", 100), "on_success": step("end", 9),
+                "commands": [{"type": "manual", "command": "alpha secret task"}]},
+            step("end", 9): {"type": "end"}
+        },
+        "playbook_variables": {"__incident__": {"type": "string", "external": true, "value": ""}},
+        "agent_definitions": {step("http-api", 100): {"type": "http-api", "name": "alpha tool", "address": {"dname": ["example.invalid"]}}}
+    });
+    let post = |path: &str, body: serde_json::Value| {
+        let req = c.post(s.url(path)).bearer_auth(t).json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status();
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert!(status.is_success(), "{v}");
+            v
+        }
+    };
+    post("/api/v1/playbooks", doc).await;
+    let rule = post(
+        "/api/v1/automation-rules",
+        serde_json::json!({"name": "alpha rule", "trigger": "incident-updated",
+        "playbook_id": pb_id, "mode": "suggested", "variables": {"__incident__": "incident.id"}}),
+    )
+    .await;
+    post(&format!("/api/v1/incidents/{incident}/status"), serde_json::json!({"status": "triage"})).await;
+    let run = post(&format!("/api/v1/playbooks/{pb_id}/runs"), serde_json::json!({"incident_id": incident})).await;
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    let org = s.store.get_org_by_slug("alpha").await.unwrap().id;
+    let mut task = None;
+    let mut proposal = None;
+    for _ in 0..200 {
+        task = s.store.tasks_of_run(&run_id).await.unwrap().first().map(|t| t.id.clone());
+        proposal = s.store.list_proposals(org, None).await.unwrap().first().map(|p| p.id.clone());
+        if task.is_some() && proposal.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    vec![pb_id.to_owned(), run_id, rule["id"].as_str().unwrap().to_owned(), task.unwrap(), proposal.unwrap()]
 }
 
 /// Every GET path of the API, from its own OpenAPI document.

@@ -20,6 +20,7 @@ mod incident_search;
 mod incidents;
 mod migrate;
 mod orgs;
+mod playbooks;
 mod users;
 
 pub use alerts::{AlertRow, IngestCounts, Ingested, NewAlert, Sighting};
@@ -37,6 +38,10 @@ pub use incident_search::{
 };
 pub use incidents::{IncidentObservable, IncidentRow, NewIncident, TimelineEntry};
 pub use orgs::NewOrganisation;
+pub use playbooks::{
+    NewPlaybookVersion, NewProposal, NewRule, NewRun, NewTask, PlaybookSummary, PlaybookVersionRow, ProposalRow,
+    RUN_STATUSES, RuleRow, RunRow, StepRecord, TaskRow,
+};
 pub use users::{Membership, NewUser, UserWithSecret};
 
 /// What can go wrong in the store.

@@ -40,6 +40,7 @@ const MIGRATIONS: &[Migration] = &[
         postgres: "",
     },
     Migration {
+<<<<<<< HEAD
         version: 4,
         name: "incident_fields",
         sql: include_str!("../migrations/0004_incident_fields.sql"),
@@ -62,6 +63,14 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0006_incident_search.sqlite.sql"),
         postgres: include_str!("../migrations/0006_incident_search.postgres.sql"),
     },
+=======
+        version: 7,
+        name: "playbooks",
+        sql: include_str!("../migrations/0007_playbooks.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+>>>>>>> playbooks
 ];
 
 /// Applies pending migrations; returns the versions applied.

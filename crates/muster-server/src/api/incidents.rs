@@ -156,6 +156,10 @@ pub async fn create(
         alert_ids: body.alert_ids,
     };
     let row = state.store.create_incident(p.org.id, &new, &p.actor()).await?;
+    crate::playbooks::automation::on_incident_event(
+        &state,
+        crate::playbooks::automation::IncidentEvent::Created { incident_id: row.id.clone() },
+    );
     Ok((StatusCode::CREATED, Json(detail(&state, &p, &row.id).await?)))
 }
 
@@ -221,6 +225,10 @@ pub async fn change_status(
     l.transition(body.status, body.resolution, time::OffsetDateTime::now_utc())
         .map_err(|e| AppError::Unprocessable(format!("status: {e}")))?;
     state.store.save_lifecycle(&current.incident.id, from, &l, &p.actor()).await?;
+    crate::playbooks::automation::on_incident_event(
+        &state,
+        crate::playbooks::automation::IncidentEvent::Updated { incident_id: id.clone() },
+    );
     Ok(Json(detail(&state, &p, &id).await?))
 }
 

@@ -15,6 +15,7 @@ pub mod incident_work;
 pub mod incidents;
 pub mod me;
 pub mod orgs;
+pub mod playbooks;
 pub mod thehive;
 pub mod tokens;
 pub mod users;
@@ -53,6 +54,22 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}", get(alerts::get_one))
         .route("/alerts/{id}/intelmq", get(alerts::intelmq))
         .route("/alert", post(thehive::create_alert))
+        .route("/playbooks", get(playbooks::list).post(playbooks::import))
+        .route("/playbooks/{id}", get(playbooks::get_one).delete(playbooks::archive))
+        .route("/playbooks/{id}/versions", get(playbooks::versions))
+        .route("/playbooks/{id}/export", get(playbooks::export))
+        .route("/playbooks/{id}/runs", post(playbooks::start_run))
+        .route("/playbook-runs", get(playbooks::list_runs))
+        .route("/playbook-runs/{id}", get(playbooks::get_run))
+        .route("/playbook-runs/{id}/cancel", post(playbooks::cancel_run))
+        .route("/playbook-tasks", get(playbooks::list_tasks))
+        .route("/playbook-tasks/{id}", get(playbooks::get_task))
+        .route("/playbook-tasks/{id}/complete", post(playbooks::complete_task))
+        .route("/automation-rules", get(playbooks::list_rules).post(playbooks::create_rule))
+        .route("/automation-rules/{id}", get(playbooks::get_rule).patch(playbooks::patch_rule))
+        .route("/automation-proposals", get(playbooks::list_proposals))
+        .route("/automation-proposals/{id}/start", post(playbooks::approve))
+        .route("/automation-proposals/{id}/dismiss", post(playbooks::dismiss))
         .route("/organisations", get(orgs::list).post(orgs::create))
         .route("/organisations/{id}", get(orgs::get_one))
         .route("/users", get(users::list).post(users::create))

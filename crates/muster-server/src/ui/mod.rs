@@ -19,6 +19,7 @@ use crate::state::AppState;
 mod admin;
 mod incident;
 mod pages;
+mod playbooks;
 
 /// Renders a template, or a plain 500 page when rendering fails.
 pub fn render<T: askama::Template>(t: &T) -> Response {
@@ -206,7 +207,18 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/merge", post(incident::merge))
         .route("/incidents/{id}/template", post(incident::apply_template))
         .route("/incident-templates", get(incident::templates).post(incident::create_template))
-        .route("/playbooks", get(pages::area))
+        .route("/playbooks", get(playbooks::library).post(playbooks::import))
+        .route("/playbooks/{id}", get(playbooks::playbook))
+        .route("/playbooks/{id}/runs", post(playbooks::start_run))
+        .route("/playbooks/{id}/archive", post(playbooks::archive))
+        .route("/playbook-runs", get(playbooks::runs))
+        .route("/playbook-runs/{id}", get(playbooks::run))
+        .route("/playbook-runs/{id}/cancel", post(playbooks::cancel))
+        .route("/playbook-tasks/{id}/complete", post(playbooks::complete_task))
+        .route("/automation", get(playbooks::rules).post(playbooks::create_rule))
+        .route("/automation/{id}/enabled", post(playbooks::toggle_rule))
+        .route("/automation-proposals/{id}/start", post(playbooks::start_proposal))
+        .route("/automation-proposals/{id}/dismiss", post(playbooks::dismiss_proposal))
         .route("/intel", get(pages::area))
         .route("/coordination", get(pages::area))
         .route("/reports", get(pages::area))
