@@ -376,7 +376,7 @@ async fn a_step_acting_on_a_pap_amber_or_red_value_is_refused_and_recorded() {
 #[tokio::test]
 async fn an_unknown_or_unbuilt_command_type_fails_its_step_with_a_clear_message() {
     for (kind, expect) in
-        [("powershell", "no runner configured"), ("x-acme-tool", "'x-acme-tool'"), ("ssh", "ssh runner not built yet")]
+        [("powershell", "no runner configured"), ("x-acme-tool", "'x-acme-tool'"), ("ssh", "no ssh agent or target")]
     {
         let pb = playbook(
             vec![(id("action", 2), step(json!({"type": kind, "command": "do it"}), &id("end", 9)))],

@@ -40,7 +40,6 @@ const MIGRATIONS: &[Migration] = &[
         postgres: "",
     },
     Migration {
-<<<<<<< HEAD
         version: 4,
         name: "incident_fields",
         sql: include_str!("../migrations/0004_incident_fields.sql"),
@@ -63,14 +62,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0006_incident_search.sqlite.sql"),
         postgres: include_str!("../migrations/0006_incident_search.postgres.sql"),
     },
-=======
+    Migration {
         version: 7,
         name: "playbooks",
         sql: include_str!("../migrations/0007_playbooks.sql"),
         sqlite: "",
         postgres: "",
     },
->>>>>>> playbooks
 ];
 
 /// Applies pending migrations; returns the versions applied.

@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::exec::{Frame, Outcome, Runner, Stop, b64, failure_status, is_manual, substituted};
+use super::exec::Runner;
+use super::frame::{Frame, substituted};
 use super::host::{CommandFailure, CommandRequest, Host};
+use super::outcome::{Outcome, Stop, b64, failure_status};
 use super::record::ExecutionStatus;
+use super::steps::is_manual;
 use crate::model::{ActionStep, AgentTarget, AuthenticationInfo, CommandData, CommandType, WorkflowStep};
 use crate::vars::{Scope, references, text_of};
 

@@ -8,8 +8,11 @@
 
 mod action;
 mod exec;
+mod frame;
 mod host;
+mod outcome;
 mod record;
+mod steps;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -105,7 +105,7 @@ pub struct AuthenticationInfo {
 }
 
 /// Extension property names whose values are secrets.
-const SECRET_KEYS: [&str; 6] = ["password", "token", "client_secret", "secret", "private_key", "api_key"];
+const SECRET_KEYS: [&str; 7] = ["password", "token", "client_secret", "secret", "private_key", "passphrase", "api_key"];
 
 /// The text shown instead of a secret.
 pub const REDACTED: &str = "[REDACTED]";

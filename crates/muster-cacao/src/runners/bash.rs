@@ -24,14 +24,14 @@ use crate::engine::{CommandFailure, CommandOutput, CommandRequest, FailureKind};
 use crate::vars::reference_spans;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Quote {
+pub(crate) enum Quote {
     None,
     Single,
     Double,
 }
 
 /// Advances the quoting state over literal shell text.
-fn scan(text: &str, mut state: Quote) -> Quote {
+pub(crate) fn scan(text: &str, mut state: Quote) -> Quote {
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         state = match (state, c) {

@@ -27,6 +27,8 @@ pub(crate) struct HttpRunner {
     policy: Arc<EgressPolicy>,
     config: HttpConfig,
     tokens: Arc<TokenCache>,
+    /// Shared by every clone: the in-flight request limit.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl HttpRunner {
@@ -50,7 +52,13 @@ impl HttpRunner {
             .connect_timeout(config.http.connect_timeout)
             .user_agent(concat!("muster-cacao/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client, policy, config: config.http.clone(), tokens: Arc::new(TokenCache::default()) })
+        Ok(Self {
+            client,
+            policy,
+            config: config.http.clone(),
+            tokens: Arc::new(TokenCache::default()),
+            slots: Arc::new(tokio::sync::Semaphore::new(config.http.max_in_flight.max(1))),
+        })
     }
 
     pub(crate) async fn http_api(&self, request: &CommandRequest) -> Result<CommandOutput, CommandFailure> {
@@ -124,6 +132,9 @@ impl HttpRunner {
         }
         builder = auth::apply(builder, auth, &self.client, &self.policy, &self.tokens).await?;
 
+        // The semaphore is never closed, so acquiring only waits.
+        let _slot =
+            self.slots.acquire().await.map_err(|_| failure(FailureKind::Failed, "the HTTP runner is shut down"))?;
         let response = builder.send().await.map_err(|e| transport_failure(&e))?;
         let status = response.status();
         let mut headers = serde_json::Map::new();

@@ -3,13 +3,14 @@
 //! [`Runners::run`] checks PAP first (a step acting on a PAP:AMBER/RED value
 //! is refused before anything runs), then dispatches on the command type:
 //! `http-api` and `openc2-http` through one HTTP client bound to the
-//! [`EgressPolicy`], `bash` only when enabled, `manual` never (the host's
+//! [`EgressPolicy`], `ssh` under the same policy with a host-key check, `bash` only when enabled, `manual` never (the host's
 //! task queue answers those), anything else fails its step with a message
 //! naming the type. Every failure message is scrubbed of the request's secrets.
 //!
 //! Out-args: a step's results are assigned to the out-args it lists. By
 //! default `__http_status__`, `__http_headers__`, `__http_body__` (HTTP) and
-//! `__bash_stdout__`, `__bash_stderr__`, `__bash_exit_code__` (bash). A step can
+//! `__bash_stdout__`, `__bash_stderr__`, `__bash_exit_code__` (bash),
+//! `__ssh_stdout__`, `__ssh_stderr__`, `__ssh_exit_code__` (ssh). A step can
 //! map any out-arg to a source under `step_extensions` → [`MUSTER_EXTENSION`] →
 //! `out_args` (see [`outputs`]), including JSON paths into the body.
 
@@ -18,6 +19,7 @@ mod bash;
 pub mod egress;
 mod http;
 pub mod outputs;
+mod ssh;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use serde_json::Value;
 
 pub use egress::{EgressDenied, EgressPolicy, HostResolver, StaticResolver, SystemResolver};
 pub use outputs::MUSTER_EXTENSION;
+pub use ssh::SshConfig;
 
 use crate::engine::{CommandFailure, CommandOutput, CommandRequest, FailureKind};
 use crate::model::CommandType;
@@ -49,6 +52,9 @@ pub struct HttpConfig {
     pub max_response_bytes: usize,
     /// Most redirects followed (each one checked against the egress policy).
     pub max_redirects: usize,
+    /// Most requests in flight at once across all runs; further steps wait for
+    /// a slot. Bounds sockets and file descriptors however many runs are active.
+    pub max_in_flight: usize,
 }
 
 impl Default for HttpConfig {
@@ -58,6 +64,7 @@ impl Default for HttpConfig {
             connect_timeout: Duration::from_secs(10),
             max_response_bytes: 10 * 1024 * 1024,
             max_redirects: 5,
+            max_in_flight: 256,
         }
     }
 }
@@ -96,6 +103,8 @@ pub struct RunnerConfig {
     pub egress: EgressPolicy,
     pub http: HttpConfig,
     pub bash: BashConfig,
+    /// SSH runner settings: known host keys (required by default) and the key store.
+    pub ssh: SshConfig,
     /// PAP of values; `None` means no value is marked.
     pub pap: Option<PapLookup>,
     /// Name resolution for network runners (checked against `egress` after resolving).
@@ -108,6 +117,7 @@ impl Default for RunnerConfig {
             egress: EgressPolicy::deny_all(),
             http: HttpConfig::default(),
             bash: BashConfig::default(),
+            ssh: SshConfig::default(),
             pap: None,
             resolver: Arc::new(SystemResolver),
         }
@@ -120,6 +130,7 @@ impl std::fmt::Debug for RunnerConfig {
             .field("egress", &self.egress)
             .field("http", &self.http)
             .field("bash", &self.bash)
+            .field("ssh", &self.ssh)
             .field("pap", &self.pap.is_some())
             .finish_non_exhaustive()
     }
@@ -177,15 +188,13 @@ impl Runners {
             CommandType::HttpApi => self.http.http_api(request).await,
             CommandType::Openc2Http => self.http.openc2(request).await,
             CommandType::Bash => bash::run(&self.config.bash, request).await,
-            CommandType::Ssh => Err(CommandFailure::failed(
-                "ssh runner not built yet: Muster cannot run ssh commands; the step was not run",
-            )),
+            CommandType::Ssh => ssh::run(&self.config, request).await,
             CommandType::Manual => Err(CommandFailure::failed(
                 "manual commands are answered through the host's analyst tasks, not by a runner",
             )),
             other => Err(CommandFailure::failed(format!(
                 "command type '{other}' has no runner configured in Muster (available: http-api, openc2-http, \
-                 bash when enabled, manual); the step was not run"
+                 ssh, bash when enabled, manual); the step was not run"
             ))),
         }
     }

@@ -11,10 +11,11 @@
 //! ```
 //!
 //! Sources: `status`, `headers`, `body`, `header:NAME` (HTTP); `stdout`,
-//! `stderr`, `exit_code` (bash); a JSON path starting with `$` (into the HTTP
+//! `stderr`, `exit_code` (bash, ssh); a JSON path starting with `$` (into the HTTP
 //! body or bash stdout, parsed as JSON). Out-args without a mapping get the
 //! default of their name: `__http_status__`, `__http_headers__`,
-//! `__http_body__`, `__bash_stdout__`, `__bash_stderr__`, `__bash_exit_code__`.
+//! `__http_body__`, `__bash_stdout__`, `__bash_stderr__`, `__bash_exit_code__`,
+//! `__ssh_stdout__`, `__ssh_stderr__`, `__ssh_exit_code__`.
 //!
 //! CACAO values are strings: scalars become their text, a JSON object a
 //! dictionary, an array (or several path matches) its JSON text.
@@ -49,6 +50,9 @@ fn default_source(name: &str) -> Option<&'static str> {
         "__bash_stdout__" => "stdout",
         "__bash_stderr__" => "stderr",
         "__bash_exit_code__" => "exit_code",
+        "__ssh_stdout__" => "stdout",
+        "__ssh_stderr__" => "stderr",
+        "__ssh_exit_code__" => "exit_code",
         _ => return None,
     })
 }
