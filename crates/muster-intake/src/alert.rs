@@ -106,10 +106,13 @@ pub enum Format {
     /// TheHive 5 alert creation document (`POST /api/v1/alert`).
     #[serde(rename = "thehive")]
     TheHive,
+    /// Raised by Muster's own Sigma detection from a raw log event
+    /// ([`crate::sigma`]). Not a record format: not in [`Format::ALL`].
+    Sigma,
 }
 
 impl Format {
-    /// Every format.
+    /// Every record format [`crate::parse_record`] reads.
     pub const ALL: &'static [Format] = &[
         Format::Eve,
         Format::Wazuh,
@@ -135,6 +138,7 @@ impl Format {
             Self::Intelmq => "intelmq",
             Self::Shadowserver => "shadowserver",
             Self::TheHive => "thehive",
+            Self::Sigma => "sigma",
         }
     }
 

@@ -4,6 +4,10 @@
 //! [`Limits::max_record`] bytes (a 1 GB line costs `max_record` bytes, not
 //! 1 GB), decompression stops at [`Limits::max_input`], and a truncated or
 //! malformed record rejects that record only.
+//!
+//! [`read_batch`] turns records into alerts with the parsers;
+//! [`read_records`] frames JSON records the same way for any other decoder
+//! (raw log events for Sigma detection, say).
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -28,15 +32,21 @@ impl Default for Limits {
     }
 }
 
-/// The outcome for one record of a batch.
+/// The outcome for one record of a batch: an alert for [`read_batch`],
+/// whatever the decoder makes for [`read_records`].
 #[derive(Debug)]
-pub struct Record {
+pub struct Record<T = Alert> {
     /// 0-based position in the batch.
     pub index: u64,
     /// 1-based line where the record starts.
     pub line: u64,
-    pub result: Result<Alert, Reject>,
+    pub result: Result<T, Reject>,
 }
+
+/// Decodes one record's bytes.
+type Decode<'a, T> = dyn FnMut(&[u8]) -> Result<T, Reject> + 'a;
+/// Decodes a whole CSV report (header included) into (line, outcome) rows.
+type DecodeReport<'a, T> = dyn FnMut(&[u8]) -> Result<Vec<(u64, Result<T, Reject>)>, Reject> + 'a;
 
 /// Reads a whole batch. `file_name` names the Shadowserver report type when
 /// `format` is Shadowserver (or detected as such).
@@ -48,6 +58,32 @@ pub fn read_batch<R: Read>(
     options: &ParseOptions,
     limits: Limits,
 ) -> Vec<Record> {
+    let mut parse = |bytes: &[u8]| parse_record(bytes, format, options);
+    let name = file_name.unwrap_or("");
+    let mut report = |data: &[u8]| shadowserver::parse_report(name, data, options);
+    let csv = format == Some(Format::Shadowserver);
+    read_framed(input, limits, &mut parse, Some((&mut report, csv)))
+}
+
+/// Reads a JSON array or NDJSON batch (gzip accepted) and hands each record's
+/// bytes to `decode`, with the same limits, positions and per-record
+/// rejections as [`read_batch`]. CSV reports are not recognised here.
+#[must_use]
+pub fn read_records<R: Read, T>(
+    input: R,
+    limits: Limits,
+    decode: impl FnMut(&[u8]) -> Result<T, Reject>,
+) -> Vec<Record<T>> {
+    let mut decode = decode;
+    read_framed(input, limits, &mut decode, None)
+}
+
+fn read_framed<'f, R: Read, T>(
+    input: R,
+    limits: Limits,
+    parse: &mut Decode<'f, T>,
+    report: Option<(&mut DecodeReport<'f, T>, bool)>,
+) -> Vec<Record<T>> {
     let mut out = Vec::new();
     let mut raw = BufReader::new(input);
     let gzip = matches!(raw.fill_buf(), Ok(b) if b.starts_with(&[0x1f, 0x8b]));
@@ -61,25 +97,32 @@ pub fn read_batch<R: Read>(
             return out;
         }
     };
-    let mut ctx = Ctx { options, limits, format, out: &mut out };
-    match (first, format) {
-        (None, _) => {}
-        (Some(b'['), _) => read_array(&mut reader, &mut ctx),
-        (_, Some(Format::Shadowserver)) => read_csv(&mut reader, file_name, &mut ctx),
-        _ => read_lines(&mut reader, file_name, &mut ctx),
+    let (report, csv) = match report {
+        Some((r, csv)) => (Some(r), csv),
+        None => (None, false),
+    };
+    let mut ctx = Ctx { limits, csv, parse, report, out: &mut out };
+    match first {
+        None => {}
+        Some(b'[') => read_array(&mut reader, &mut ctx),
+        Some(_) if ctx.csv => read_csv(&mut reader, &mut ctx),
+        Some(_) => read_lines(&mut reader, &mut ctx),
     }
     out
 }
 
-struct Ctx<'a> {
-    options: &'a ParseOptions,
+struct Ctx<'a, 'f, T> {
     limits: Limits,
-    format: Option<Format>,
-    out: &'a mut Vec<Record>,
+    /// The batch is declared a CSV report.
+    csv: bool,
+    parse: &'a mut Decode<'f, T>,
+    /// Present when CSV reports are recognised.
+    report: Option<&'a mut DecodeReport<'f, T>>,
+    out: &'a mut Vec<Record<T>>,
 }
 
-impl Ctx<'_> {
-    fn push(&mut self, line: u64, result: Result<Alert, Reject>) -> bool {
+impl<T> Ctx<'_, '_, T> {
+    fn push(&mut self, line: u64, result: Result<T, Reject>) -> bool {
         let index = self.out.len() as u64;
         if index >= self.limits.max_records {
             if index == self.limits.max_records {
@@ -97,12 +140,12 @@ impl Ctx<'_> {
     }
 
     fn parse(&mut self, line: u64, bytes: &[u8]) -> bool {
-        let r = parse_record(bytes, self.format, self.options);
+        let r = (self.parse)(bytes);
         self.push(line, r)
     }
 }
 
-fn read_error(index: u64, line: u64, e: &std::io::Error) -> Record {
+fn read_error<T>(index: u64, line: u64, e: &std::io::Error) -> Record<T> {
     let r = Reject::syntax(format!("input could not be read (bad gzip?): {e}"));
     Record { index, line, result: Err(r.at_line(line).at_index(index)) }
 }
@@ -148,7 +191,7 @@ fn bounded_line(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std::io:
     }
 }
 
-fn read_lines(r: &mut impl BufRead, file_name: Option<&str>, ctx: &mut Ctx<'_>) {
+fn read_lines<T>(r: &mut impl BufRead, ctx: &mut Ctx<'_, '_, T>) {
     let mut buf = Vec::new();
     let mut line = 0u64;
     loop {
@@ -166,9 +209,7 @@ fn read_lines(r: &mut impl BufRead, file_name: Option<&str>, ctx: &mut Ctx<'_>) 
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if line == 1
-            && (ctx.format == Some(Format::Shadowserver) || crate::parse::detect(text) == Some(Format::Shadowserver))
-        {
+        if line == 1 && ctx.report.is_some() && crate::parse::detect(text) == Some(Format::Shadowserver) {
             // A CSV header: the rest is a Shadowserver report.
             let mut data = buf.clone();
             data.push(b'\n');
@@ -177,7 +218,7 @@ fn read_lines(r: &mut impl BufRead, file_name: Option<&str>, ctx: &mut Ctx<'_>) 
                 ctx.out.push(read_error(index, line, &std::io::Error::other("read failed")));
                 return;
             }
-            return csv_records(&data, file_name, ctx);
+            return csv_records(&data, ctx);
         }
         let ok = if len > ctx.limits.max_record {
             ctx.push(line, Err(Reject::too_large(ctx.limits.max_record)))
@@ -190,19 +231,22 @@ fn read_lines(r: &mut impl BufRead, file_name: Option<&str>, ctx: &mut Ctx<'_>) 
     }
 }
 
-fn read_csv(r: &mut impl BufRead, file_name: Option<&str>, ctx: &mut Ctx<'_>) {
+fn read_csv<T>(r: &mut impl BufRead, ctx: &mut Ctx<'_, '_, T>) {
     let mut data = Vec::new();
     if let Err(e) = r.read_to_end(&mut data) {
         let index = ctx.out.len() as u64;
         ctx.out.push(read_error(index, 1, &e));
         return;
     }
-    csv_records(&data, file_name, ctx);
+    csv_records(&data, ctx);
 }
 
-fn csv_records(data: &[u8], file_name: Option<&str>, ctx: &mut Ctx<'_>) {
-    let name = file_name.unwrap_or("");
-    match shadowserver::parse_report(name, data, ctx.options) {
+fn csv_records<T>(data: &[u8], ctx: &mut Ctx<'_, '_, T>) {
+    let Some(report) = ctx.report.as_mut() else {
+        ctx.push(1, Err(Reject::syntax("CSV reports are not accepted here")));
+        return;
+    };
+    match report(data) {
         Ok(rows) => {
             for (line, result) in rows {
                 if !ctx.push(line, result) {
@@ -218,7 +262,7 @@ fn csv_records(data: &[u8], file_name: Option<&str>, ctx: &mut Ctx<'_>) {
 
 /// Streams the elements of a top-level JSON array, tracking strings and
 /// nesting so each element is cut out without parsing the whole array.
-fn read_array(r: &mut impl BufRead, ctx: &mut Ctx<'_>) {
+fn read_array<T>(r: &mut impl BufRead, ctx: &mut Ctx<'_, '_, T>) {
     let max = ctx.limits.max_record;
     let mut line = 1u64;
     let mut elem: Vec<u8> = Vec::new();

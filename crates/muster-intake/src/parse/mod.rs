@@ -148,6 +148,9 @@ pub fn parse_record(record: &[u8], format: Option<Format>, options: &ParseOption
         Format::Intelmq => crate::intelmq::parse(record, options),
         Format::TheHive => thehive::parse(record, options),
         Format::Shadowserver => Err(Reject::syntax("a Shadowserver row needs its CSV header; send the whole report")),
+        Format::Sigma => {
+            Err(Reject::syntax("raw events for Sigma detection go to the events intake, not the alert parsers"))
+        }
     }
 }
 
