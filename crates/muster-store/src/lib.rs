@@ -15,8 +15,8 @@ mod auth;
 mod circles;
 mod db;
 mod incident_files;
-mod incident_work;
 mod incident_search;
+mod incident_work;
 mod incidents;
 mod migrate;
 mod orgs;
@@ -29,18 +29,18 @@ pub use auth::{ApiToken, NewToken, Session, hash_secret};
 pub use circles::NewCircle;
 pub use db::{Backend, Store, StoreOptions, restore_sqlite};
 pub use incident_files::{AttachmentRow, NewTemplate, TemplateRow, TemplateTask};
-pub use incident_work::{
-    CommentRow, IncidentChanges, Merged, NewObservable, NewTask, ObservableChanges, TaskChanges, TaskRow,
-};
 pub use incident_search::{
     AssigneeFilter, BadCursor, IncidentCursor, IncidentPage, IncidentQuery, IncidentScope, IncidentSort, SortKey,
     search_words, set_fts_drive_max_matches,
 };
+pub use incident_work::{
+    CommentRow, IncidentChanges, Merged, NewObservable, NewTask, ObservableChanges, TaskChanges, TaskRow,
+};
 pub use incidents::{IncidentObservable, IncidentRow, NewIncident, TimelineEntry};
 pub use orgs::NewOrganisation;
 pub use playbooks::{
-    NewPlaybookVersion, NewProposal, NewRule, NewRun, NewTask, PlaybookSummary, PlaybookVersionRow, ProposalRow,
-    RUN_STATUSES, RuleRow, RunRow, StepRecord, TaskRow,
+    ManualTaskRow, NewManualTask, NewPlaybookVersion, NewProposal, NewRule, NewRun, PlaybookSummary,
+    PlaybookVersionRow, ProposalRow, RUN_STATUSES, RuleRow, RunRow, StepRecord,
 };
 pub use users::{Membership, NewUser, UserWithSecret};
 

@@ -120,7 +120,7 @@ pub struct StepRecord {
 
 /// A manual step waiting for (or answered by) an analyst.
 #[derive(Debug, Clone)]
-pub struct NewTask {
+pub struct NewManualTask {
     pub run_id: String,
     pub org: OrgId,
     pub incident_id: Option<String>,
@@ -134,7 +134,7 @@ pub struct NewTask {
 
 /// A stored manual task.
 #[derive(Debug, Clone, Serialize)]
-pub struct TaskRow {
+pub struct ManualTaskRow {
     pub id: String,
     pub run_id: String,
     pub org: OrgId,
@@ -280,8 +280,8 @@ fn run_from_row(row: &AnyRow) -> Result<RunRow> {
     })
 }
 
-fn task_from_row(row: &AnyRow) -> Result<TaskRow> {
-    Ok(TaskRow {
+fn task_from_row(row: &AnyRow) -> Result<ManualTaskRow> {
+    Ok(ManualTaskRow {
         id: row.try_get("id")?,
         run_id: row.try_get("run_id")?,
         org: org_of(row)?,
@@ -662,7 +662,7 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn open_task(&self, new: &NewTask) -> Result<TaskRow> {
+    pub async fn open_task(&self, new: &NewManualTask) -> Result<ManualTaskRow> {
         // Write first (insert or nothing), so a SQLite transaction never upgrades a read lock.
         let mut tx = self.pool.begin().await?;
         let id = format!("task--{}", uuid::Uuid::now_v7());
@@ -704,7 +704,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::NotFound`].
-    pub async fn get_task(&self, id: &str) -> Result<TaskRow> {
+    pub async fn get_task(&self, id: &str) -> Result<ManualTaskRow> {
         let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM playbook_tasks WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -717,7 +717,7 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn tasks_of_run(&self, run_id: &str) -> Result<Vec<TaskRow>> {
+    pub async fn tasks_of_run(&self, run_id: &str) -> Result<Vec<ManualTaskRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM playbook_tasks WHERE run_id = $1 ORDER BY created_at, id"
         ))
@@ -731,7 +731,7 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn open_tasks(&self, org: OrgId) -> Result<Vec<TaskRow>> {
+    pub async fn open_tasks(&self, org: OrgId) -> Result<Vec<ManualTaskRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM playbook_tasks WHERE org_id = $1 AND status = 'open' ORDER BY created_at, id LIMIT 500"
         ))
@@ -745,7 +745,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when the task is no longer open; [`StoreError::NotFound`].
-    pub async fn complete_task(&self, id: &str, result: &str, actor: &str) -> Result<TaskRow> {
+    pub async fn complete_task(&self, id: &str, result: &str, actor: &str) -> Result<ManualTaskRow> {
         self.close_task(id, "completed", Some(result), Some(actor)).await
     }
 
@@ -753,11 +753,17 @@ impl Store {
     ///
     /// # Errors
     /// As [`Store::complete_task`].
-    pub async fn expire_task(&self, id: &str, status: &str) -> Result<TaskRow> {
+    pub async fn expire_task(&self, id: &str, status: &str) -> Result<ManualTaskRow> {
         self.close_task(id, status, None, None).await
     }
 
-    async fn close_task(&self, id: &str, status: &str, result: Option<&str>, actor: Option<&str>) -> Result<TaskRow> {
+    async fn close_task(
+        &self,
+        id: &str,
+        status: &str,
+        result: Option<&str>,
+        actor: Option<&str>,
+    ) -> Result<ManualTaskRow> {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
             "UPDATE playbook_tasks SET status = $1, result = $2, completed_by = $3, completed_at = $4 \

@@ -5,7 +5,7 @@
 
 use muster_core::{OrgKind, Tlp};
 use muster_store::{
-    NewIncident, NewOrganisation, NewPlaybookVersion, NewProposal, NewRule, NewRun, NewTask, StepRecord, Store,
+    NewIncident, NewManualTask, NewOrganisation, NewPlaybookVersion, NewProposal, NewRule, NewRun, StepRecord, Store,
     StoreError, StoreOptions,
 };
 
@@ -156,7 +156,7 @@ async fn run_lifecycle_with_records_tasks_and_timeline(s: &Store) {
         vec![("start#1", "successfully_completed"), ("ask#1", "successfully_completed")]
     );
 
-    let new_task = NewTask {
+    let new_task = NewManualTask {
         run_id: run_id.clone(),
         org: a,
         incident_id: Some(inc.clone()),

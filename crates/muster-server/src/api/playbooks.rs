@@ -13,7 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use muster_core::Role;
 use muster_core::access::Marking;
-use muster_store::{PlaybookVersionRow, ProposalRow, RuleRow, RunRow, TaskRow};
+use muster_store::{ManualTaskRow, PlaybookVersionRow, ProposalRow, RuleRow, RunRow};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -35,7 +35,7 @@ impl Marked for RunRow {
         Marking::owned(self.org, muster_core::Tlp::AmberStrict)
     }
 }
-impl Marked for TaskRow {
+impl Marked for ManualTaskRow {
     fn marking(&self) -> Marking<'_> {
         Marking::owned(self.org, muster_core::Tlp::AmberStrict)
     }
@@ -377,8 +377,8 @@ pub struct TaskView {
     pub created_at: String,
 }
 
-impl From<&TaskRow> for TaskView {
-    fn from(t: &TaskRow) -> Self {
+impl From<&ManualTaskRow> for TaskView {
+    fn from(t: &ManualTaskRow) -> Self {
         Self {
             id: t.id.clone(),
             run_id: t.run_id.clone(),
@@ -534,7 +534,7 @@ pub async fn list_tasks(State(state): State<AppState>, p: Principal) -> ApiResul
     Ok(Json(rows.iter().filter(|t| can_see(&p, *t)).map(Into::into).collect()))
 }
 
-pub(crate) async fn visible_task(state: &AppState, p: &Principal, id: &str) -> ApiResult<TaskRow> {
+pub(crate) async fn visible_task(state: &AppState, p: &Principal, id: &str) -> ApiResult<ManualTaskRow> {
     check_id("id", "task--", id)?;
     let t = state.store.get_task(id).await?;
     if !can_see(p, &t) {

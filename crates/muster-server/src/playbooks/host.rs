@@ -12,7 +12,7 @@ use std::time::Duration;
 use muster_cacao::Playbook;
 use muster_cacao::engine::{CommandFailure, CommandOutput, CommandRequest, ExecutionRecord, Host, HostError};
 use muster_core::{OrgId, Pap};
-use muster_store::{NewTask, StepRecord};
+use muster_store::{NewManualTask, StepRecord};
 use serde_json::Value;
 
 use super::Shared;
@@ -114,7 +114,7 @@ impl Host for RunHost {
             .or_else(|| request.command.command.clone())
             .unwrap_or_else(|| format!("step {}", request.step_id));
         let instructions = request.command.command.clone().unwrap_or_default();
-        let new = NewTask {
+        let new = NewManualTask {
             run_id: self.run_id.clone(),
             org: self.org,
             incident_id: self.incident_id.clone(),

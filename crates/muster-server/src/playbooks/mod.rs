@@ -24,7 +24,7 @@ use muster_cacao::redact::Redactor;
 use muster_cacao::runners::{BashConfig, EgressPolicy, RunnerConfig, Runners};
 use muster_cacao::{Cancellation, Engine, EngineConfig, Playbook, RunStatus};
 use muster_core::{OrgId, Pap};
-use muster_store::{NewRun, PlaybookVersionRow, RunRow, Store, StoreError, TaskRow};
+use muster_store::{ManualTaskRow, NewRun, PlaybookVersionRow, RunRow, Store, StoreError};
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore, mpsc};
 
@@ -391,10 +391,10 @@ impl Playbooks {
     /// [`RunError::Invalid`] naming an out-arg the step does not ask for; store errors.
     pub async fn complete_task(
         &self,
-        task: &TaskRow,
+        task: &ManualTaskRow,
         values: &BTreeMap<String, Value>,
         actor: &str,
-    ) -> Result<TaskRow, RunError> {
+    ) -> Result<ManualTaskRow, RunError> {
         let wanted: Vec<String> = serde_json::from_str(&task.out_args).unwrap_or_default();
         let unknown: Vec<String> = values
             .keys()
