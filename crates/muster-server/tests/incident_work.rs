@@ -341,3 +341,78 @@ async fn the_demo_has_incidents_in_different_states_for_two_organisations() {
         assert!(s.store.incident_observables(&worked.id).await.unwrap().iter().any(|o| o.ioc));
     }
 }
+
+#[tokio::test]
+async fn the_list_page_bulk_form_and_the_template_page_work_without_script() {
+    let s = TestServer::start().await;
+    let org = s.org("pages").await;
+    let ana = s.user("ana", org.id, Role::Analyst, "analyst password 1").await;
+    let api = Api { c: reqwest::Client::new(), base: s.base.clone(), token: s.token(&ana, Role::Analyst).await };
+    let mut ids = Vec::new();
+    for t in ["one", "two"] {
+        let (_, v) = api.post("/api/v1/incidents", json!({"title": t, "severity": "low"})).await;
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let (c, csrf) = s.login("ana", "analyst password 1").await;
+    let list = c.get(s.url("/incidents")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("id=\"bulk-form\"") && list.contains(&format!("value=\"{}\"", ids[0])), "{list}");
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("ids", ids[0].as_str()),
+        ("ids", ids[1].as_str()),
+        ("action", "severity"),
+        ("severity", "high"),
+        ("status", "triage"),
+        ("resolution", ""),
+        ("assignee_id", ""),
+        ("template_id", "template--builtin-ddos"),
+        ("into", ""),
+    ];
+    let r = c.post(s.url("/incidents/bulk")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("2 applied, 0 refused"), "{page}");
+    assert_eq!(api.get(&format!("/api/v1/incidents/{}", ids[1])).await.1["severity"], "high");
+
+    let page = c.get(s.url("/incident-templates")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Ransomware") && page.contains("built in"), "{page}");
+    let r = c
+        .post(s.url("/incident-templates"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("name", "Lost laptop"),
+            ("severity", "low"),
+            ("rsit_type", "data-loss"),
+            ("tasks", "Wipe it\nReport it"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = c.get(s.url("/incident-templates")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Lost laptop") && page.contains("Report it"), "{page}");
+    let r = c
+        .post(s.url("/incident-templates"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("name", "Bad"),
+            ("severity", "low"),
+            ("rsit_type", "nonsense"),
+            ("tasks", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("rsit_type"));
+
+    // A refused page form shows the incident again with the reason.
+    let r = c
+        .post(s.url(&format!("/incidents/{}/observables", ids[0])))
+        .form(&[("_csrf", csrf.as_str()), ("kind", "ipv4"), ("value", "not an address")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("incident-error"));
+}
