@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 mod admin;
+mod incident_list;
 mod pages;
 
 /// Renders a template, or a plain 500 page when rendering fails.
