@@ -94,11 +94,11 @@ fn href(q: &IncidentQuery, cursor: Option<String>) -> String {
 }
 
 fn multi<T: PartialEq + Copy>(names: &'static [&'static str], all: &[T], chosen: &[T]) -> Vec<Opt> {
-    names.iter().zip(all).map(|(n, v)| Opt { value: *n, selected: chosen.contains(v) }).collect()
+    names.iter().zip(all).map(|(n, v)| Opt { value: n, selected: chosen.contains(v) }).collect()
 }
 
 fn single(names: &'static [&'static str], chosen: Option<&str>) -> Vec<Opt> {
-    names.iter().map(|n| Opt { value: *n, selected: Some(*n) == chosen }).collect()
+    names.iter().map(|n| Opt { value: n, selected: Some(*n) == chosen }).collect()
 }
 
 /// Parses the page's query string, runs the search and fills the form.
@@ -133,7 +133,7 @@ pub async fn run(
         severities: SEVERITIES
             .iter()
             .zip(&severity_all)
-            .map(|(n, s)| Opt { value: *n, selected: query.severities.contains(s) })
+            .map(|(n, s)| Opt { value: n, selected: query.severities.contains(s) })
             .collect(),
         tlps: multi(
             &["TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED"],
