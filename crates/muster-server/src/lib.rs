@@ -23,6 +23,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
+pub mod incident_query;
 pub mod metrics;
 pub mod openapi;
 pub mod playbooks;

@@ -29,6 +29,39 @@ document.addEventListener("DOMContentLoaded", () => {
     });
     source.addEventListener("lagged", () => show("Many alerts arrived."));
   }
+  // Keyboard navigation of lists marked data-keynav: j/k move, Enter opens,
+  // "/" focuses the search box, "?" toggles the help (documented on the page).
+  const list = document.querySelector("table[data-keynav]");
+  const help = document.querySelector("#keyboard-help");
+  if (list || help) {
+    const rows = list ? Array.from(list.querySelectorAll("tbody tr")) : [];
+    let at = -1;
+    const move = (to) => {
+      if (!rows.length) return;
+      if (at >= 0) rows[at].classList.remove("current");
+      at = Math.max(0, Math.min(rows.length - 1, to));
+      rows[at].classList.add("current");
+      rows[at].scrollIntoView({ block: "nearest" });
+      rows[at].querySelector("a")?.focus({ preventScroll: true });
+    };
+    document.addEventListener("keydown", (e) => {
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const t = e.target;
+      if (t instanceof HTMLElement && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) {
+        if (e.key === "Escape") t.blur();
+        return;
+      }
+      if (e.key === "j") { move(at + 1); e.preventDefault(); }
+      else if (e.key === "k") { move(at - 1); e.preventDefault(); }
+      else if (e.key === "Enter" && at >= 0) {
+        const a = rows[at].querySelector("a");
+        if (a && document.activeElement !== a) { e.preventDefault(); a.click(); }
+      } else if (e.key === "/") {
+        const q = document.querySelector("#q");
+        if (q) { e.preventDefault(); q.focus(); q.select(); }
+      } else if (e.key === "?" && help) { help.open = !help.open; }
+    });
+  }
   // Copy buttons.
   for (const btn of document.querySelectorAll("button[data-copy]")) {
     btn.addEventListener("click", () => {

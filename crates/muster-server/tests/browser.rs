@@ -566,3 +566,72 @@ async fn analyst_edits_an_incident_adds_a_task_a_comment_and_evidence() {
     })
     .await;
 }
+
+/// Presses keys on the page as a user would (WebDriver key actions on whatever has focus).
+async fn press(b: &Browser, keys: &str) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let mut actions = KeyActions::new("keyboard".into());
+    for k in keys.chars() {
+        actions = actions.then(KeyAction::Down { value: k }).then(KeyAction::Up { value: k });
+    }
+    b.c.perform_actions(actions).await.unwrap_or_else(|e| panic!("press {keys:?}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyst_filters_incidents_by_status_and_text_and_opens_one_with_the_keyboard() {
+    let server = TestServer::start().await;
+    let org = server.org("soc-search").await;
+    let _analyst = server.user("sam", org.id, Role::Analyst, "sam-long-password").await;
+    for (title, status) in
+        [("Payroll phishing wave", "triage"), ("Payroll export misconfigured", "closed"), ("VPN brute force", "triage")]
+    {
+        let new = muster_store::NewIncident {
+            title: title.into(),
+            description: String::new(),
+            severity: "high".into(),
+            tlp: muster_core::Tlp::Amber,
+            pap: "PAP:AMBER".into(),
+            rsit_type: None,
+            alert_ids: vec![],
+        };
+        let id = server.store.create_incident(org.id, &new, "test").await.unwrap().id;
+        server.store.tamper_for_tests(&format!("UPDATE incidents SET status = '{status}' WHERE id = '{id}'")).await;
+    }
+    with_browser(
+        "analyst_filters_incidents_by_status_and_text_and_opens_one_with_the_keyboard",
+        &server,
+        |b| async move {
+            b.log_in("sam", "sam-long-password").await;
+            b.click("a[href='/incidents']").await;
+            assert_eq!(b.find("#incidents tbody").await.find_all(Locator::Css("tr")).await.unwrap().len(), 3);
+            // "/" jumps to the search box.
+            press(&b, "/").await;
+            assert_eq!(b.focused_id("q").await.as_deref(), Some("q"));
+            b.fill("#q", "payroll").await;
+            b.find("#status option[value='triage']").await.click().await.unwrap();
+            b.shot("filter").await;
+            b.click("#search-button").await;
+            let rows = b.text("#incidents tbody").await;
+            assert!(rows.contains("Payroll phishing wave"), "{rows}");
+            assert!(!rows.contains("misconfigured") && !rows.contains("VPN"), "{rows}");
+            let url = b.c.current_url().await.unwrap();
+            assert!(url.query().unwrap_or_default().contains("q=payroll"), "bookmarkable: {url}");
+            b.shot("filtered").await;
+            // j selects the first row, Enter opens it.
+            press(&b, "j").await;
+            assert!(b.exists("#incidents tbody tr.current").await);
+            let enter = async {
+                use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+                let actions = KeyActions::new("keyboard".into())
+                    .then(KeyAction::Down { value: '\u{E007}' })
+                    .then(KeyAction::Up { value: '\u{E007}' });
+                b.c.perform_actions(actions).await
+            };
+            b.navigating("press Enter", enter).await;
+            assert!(b.path().await.starts_with("/incidents/incident--"));
+            assert_eq!(b.text("#incident-title").await, "Payroll phishing wave");
+            b.shot("opened").await;
+        },
+    )
+    .await;
+}

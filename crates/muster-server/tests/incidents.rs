@@ -83,7 +83,10 @@ async fn incident_lifecycle(backend: Backend) {
     let ou = s.user("bo", other.id, Role::Admin, "other password 12").await;
     let ot = s.token(&ou, Role::Admin).await;
     assert_eq!(call(&c, reqwest::Method::GET, s.url(&format!("/api/v1/incidents/{id}")), &ot, None).await.0, 404);
-    assert_eq!(call(&c, reqwest::Method::GET, s.url("/api/v1/incidents"), &ot, None).await.1, json!([]));
+    assert_eq!(
+        call(&c, reqwest::Method::GET, s.url("/api/v1/incidents"), &ot, None).await.1,
+        json!({"items": [], "next_cursor": null})
+    );
     let (st, v) = call(
         &c,
         reqwest::Method::POST,

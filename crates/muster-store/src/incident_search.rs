@@ -278,14 +278,28 @@ enum TextPlan {
     Probe,
 }
 
-/// Above this many matches, walk the sort index and probe instead of driving
-/// from the matches. Both plans give the same rows; tests lower it to cover the probe.
-static DRIVE_MAX_MATCHES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(4000);
+/// Forces the match count above which SQLite full-text searches probe row by
+/// row (tests; negative: choose by the store's size, the default).
+static DRIVE_MAX_MATCHES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
 
-/// Sets the match count above which SQLite full-text searches probe row by row (tests and tuning).
+/// Sets the match count above which SQLite full-text searches probe row by row (tests and tuning;
+/// negative restores the automatic choice). Both plans give the same rows.
 #[doc(hidden)]
 pub fn set_fts_drive_max_matches(n: i64) {
     DRIVE_MAX_MATCHES.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Driving from `m` matches costs about `m` row reads; probing walks about
+/// `page × docs / m` rows (more when other filters thin them out), so the two
+/// meet near `sqrt(page × docs)`.
+fn drive_max_matches(page: usize, docs: i64, other_filters: bool) -> i64 {
+    let forced = DRIVE_MAX_MATCHES.load(std::sync::atomic::Ordering::Relaxed);
+    if forced >= 0 {
+        return forced;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    let meet = ((page as f64) * (docs.max(1) as f64)).sqrt() as i64;
+    (if other_filters { meet * 2 } else { meet }).clamp(500, 50_000)
 }
 
 /// The one dialect-specific piece: "this incident's text matches `ph`".
@@ -455,7 +469,19 @@ impl Store {
         if q.text.is_empty() || self.backend() != Backend::Sqlite {
             return Ok(TextPlan::Drive);
         }
-        let max = DRIVE_MAX_MATCHES.load(std::sync::atomic::Ordering::Relaxed);
+        let docs: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(docid), 0) FROM incident_search_docs")
+            .fetch_one(&self.pool)
+            .await?;
+        let others = q
+            != &IncidentQuery {
+                text: q.text.clone(),
+                sort: q.sort,
+                descending: q.descending,
+                limit: q.limit,
+                after: q.after.clone(),
+                ..IncidentQuery::default()
+            };
+        let max = drive_max_matches(q.limit.clamp(1, 200) as usize + 1, docs, others);
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM (SELECT rowid FROM incident_fts WHERE incident_fts MATCH $1 LIMIT $2) AS m",
         )
@@ -520,14 +546,21 @@ impl Store {
                  ORDER BY {col} {dir}, id {dir} LIMIT {lim}"
             )
         };
-        let mut branches = Vec::new();
+        let mut ranges = Vec::new();
         if !own_private.is_empty() {
             let tlps = args.texts(tlp_names(&own_private));
-            branches.push(branch(format!("audience = {org_ph} AND tlp IN ({tlps})")));
+            ranges.push(format!("audience = {org_ph} AND tlp IN ({tlps})"));
         }
         if !community.is_empty() {
-            branches.push(branch(format!("audience = '*' AND ({})", community.join(" OR "))));
+            ranges.push(format!("audience = '*' AND ({})", community.join(" OR ")));
         }
+        // Driven from a short list of full-text matches, the ranges only filter:
+        // one pass over the matches instead of one per range.
+        let mut branches: Vec<String> = if !q.text.is_empty() && plan == TextPlan::Drive && ranges.len() > 1 {
+            vec![branch(format!("(({}))", ranges.join(") OR (")))]
+        } else {
+            ranges.into_iter().map(branch).collect()
+        };
         let sql = match branches.len() {
             0 => return None,
             1 => branches.swap_remove(0),

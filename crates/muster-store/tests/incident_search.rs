@@ -450,7 +450,7 @@ async fn full_text_gives_the_same_rows_when_probing_row_by_row(s: &Store) {
     let driven: BTreeSet<String> = pages(s, v, &q).await.into_iter().map(|r| r.id).collect();
     muster_store::set_fts_drive_max_matches(0);
     let probed: BTreeSet<String> = pages(s, v, &q).await.into_iter().map(|r| r.id).collect();
-    muster_store::set_fts_drive_max_matches(4000);
+    muster_store::set_fts_drive_max_matches(-1);
     assert_eq!(driven, want);
     assert_eq!(probed, want);
 }

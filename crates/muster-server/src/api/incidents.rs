@@ -177,11 +177,37 @@ pub(crate) async fn detail(state: &AppState, p: &Principal, id: &str) -> ApiResu
     Ok(IncidentDetail { incident: (&row).into(), alert_ids, timeline: timeline.iter().map(Into::into).collect() })
 }
 
-/// Incidents the caller may see, most recently changed first.
-#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", responses((status = 200, body = [IncidentView])))]
-pub async fn list(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Vec<IncidentView>>> {
-    let rows = state.store.list_incidents(p.org.id, 500).await?;
-    Ok(Json(rows.iter().filter(|r| can_see(&p, *r)).map(Into::into).collect()))
+// --- Search and list (filters, sort, cursor paging): see crate::incident_query. ---
+
+/// One page of a search.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentPage {
+    pub items: Vec<IncidentView>,
+    /// Pass as `cursor` (with the same filters and sort) for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Searches the incidents the caller may see: filters, full text, sort and cursor paging.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(crate::incident_query::IncidentSearchParams),
+    responses((status = 200, body = IncidentPage), (status = 400, description = "A bad parameter, named in the message")))]
+pub async fn list(
+    State(state): State<AppState>,
+    p: Principal,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> ApiResult<Json<IncidentPage>> {
+    let q = crate::incident_query::parse(raw.as_deref(), p.user.id)?;
+    Ok(Json(search(&state, &p, &q).await?))
+}
+
+/// Runs a parsed search through the store's SQL pre-selection and the gate.
+pub(crate) async fn search(
+    state: &AppState,
+    p: &Principal,
+    q: &muster_store::IncidentQuery,
+) -> ApiResult<IncidentPage> {
+    let scope = muster_store::IncidentScope::of(&p.viewer);
+    let page = state.store.search_incidents(&scope, q, |r| can_see(p, r)).await?;
+    Ok(IncidentPage { items: page.items.iter().map(Into::into).collect(), next_cursor: page.next.map(|c| c.encode()) })
 }
 
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents", params(("id" = String, Path)),

@@ -18,6 +18,7 @@ use crate::state::AppState;
 
 mod admin;
 mod incident;
+mod incident_list;
 mod pages;
 mod playbooks;
 

@@ -381,13 +381,19 @@ struct IncidentsPage {
     nav: Nav,
     rows: Vec<crate::api::incidents::IncidentView>,
     bulk: super::incident::BulkOptions,
+    /// Filters, sort links and paging (ui::incident_list).
+    search: super::incident_list::SearchForm,
 }
 
-/// `GET /incidents`.
-pub async fn incidents(State(state): State<AppState>, ui: UiPrincipal) -> PageResult {
-    let rows = crate::api::incidents::list(State(state.clone()), ui.0.clone()).await?.0;
+/// `GET /incidents`: the list, with the search's filters, sort and paging in the query string.
+pub async fn incidents(
+    State(state): State<AppState>,
+    ui: UiPrincipal,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> PageResult {
+    let (rows, search) = super::incident_list::run(&state, &ui, raw.as_deref()).await?;
     let bulk = super::incident::bulk_options(&state, &ui).await?;
-    Ok(render(&IncidentsPage { rows, bulk, nav: ui.nav(&state, "incidents").await }))
+    Ok(render(&IncidentsPage { rows, bulk, search, nav: ui.nav(&state, "incidents").await }))
 }
 
 /// `POST /incidents`: open an incident from the alerts selected in the queue.
