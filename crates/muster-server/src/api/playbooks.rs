@@ -825,7 +825,7 @@ pub(crate) async fn start_proposal(state: &AppState, p: &Principal, id: &str) ->
         return Err(AppError::Conflict(format!("playbook {} is archived", prop.playbook_id)));
     }
     state.store.decide_proposal(id, "started", &p.actor(), None).await?;
-    let run = state
+    let started = state
         .playbooks
         .start_run(StartRun {
             org: prop.org,
@@ -836,7 +836,15 @@ pub(crate) async fn start_proposal(state: &AppState, p: &Principal, id: &str) ->
             actor: p.actor(),
             wait: false,
         })
-        .await?;
+        .await;
+    let run = match started {
+        Ok(run) => run,
+        Err(e) => {
+            // Nothing ran: the proposal stays for a later attempt.
+            state.store.reopen_proposal(id).await?;
+            return Err(e.into());
+        }
+    };
     state.store.set_proposal_run(id, &run.id).await?;
     Ok(run)
 }
