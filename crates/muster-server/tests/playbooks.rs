@@ -206,7 +206,12 @@ async fn library_keeps_versions_refuses_invalid_playbooks_and_exports_what_was_i
         (Some(2), Some("2026-02-01T00:00:00.000Z"))
     );
     let (_, detail) = e.get(&e.analyst, &format!("/api/v1/playbooks/{id}")).await;
-    assert_eq!(detail["steps"].as_array().unwrap().len(), 4);
+    let order: Vec<&str> = detail["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        order,
+        vec![sid("start", 1), sid("action", 2), sid("action", 3), sid("end", 9)],
+        "steps in workflow order"
+    );
     assert_eq!(detail["inputs"]["__ip__"], "ipv4-addr");
     let (_, versions) = e.get(&e.analyst, &format!("/api/v1/playbooks/{id}/versions")).await;
     assert_eq!(versions.as_array().unwrap().len(), 2);
