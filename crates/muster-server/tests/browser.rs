@@ -635,3 +635,80 @@ async fn analyst_filters_incidents_by_status_and_text_and_opens_one_with_the_key
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinator_imports_a_playbook_runs_it_and_completes_its_manual_step() {
+    let server = TestServer::start_with(common::Backend::Sqlite, |c| c.playbook_allow_hosts = vec!["127.0.0.1".into()])
+        .await
+        .unwrap();
+    let org = server.org("soc-pb").await;
+    server.user("cleo", org.id, Role::Coordinator, "cleo-long-password").await;
+    // The security tool the playbook calls.
+    let calls = std::sync::Arc::new(AtomicU32::new(0));
+    let seen = std::sync::Arc::clone(&calls);
+    let app = axum::Router::new().fallback(move || {
+        let seen = std::sync::Arc::clone(&seen);
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let s = |k: &str, n: u32| format!("{k}--00000000-0000-4000-8000-{n:012}");
+    let agent = s("http-api", 100);
+    let doc = json!({
+        "type": "playbook", "spec_version": "cacao-2.0", "id": "playbook--00000000-0000-4000-8000-0000000b0001",
+        "name": "Contain a host", "created_by": "identity--00000000-0000-4000-8000-0000000000ff",
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+        "workflow_start": s("start", 1),
+        "workflow": {
+            s("start", 1): {"type": "start", "on_completion": s("action", 2)},
+            s("action", 2): {"type": "action", "name": "Isolate", "agent": agent, "on_success": s("action", 3),
+                "commands": [{"type": "http-api", "command": "POST /isolate/__host__:value HTTP/1.1"}]},
+            s("action", 3): {"type": "action", "name": "Check", "agent": agent, "on_success": s("end", 9), "out_args": ["__note__"],
+                "commands": [{"type": "manual", "command": "Confirm the host is isolated", "description": "Confirm isolation"}]},
+            s("end", 9): {"type": "end"}
+        },
+        "playbook_variables": {"__host__": {"type": "string", "external": true}, "__note__": {"type": "string", "value": ""}},
+        "agent_definitions": {agent: {"type": "http-api", "name": "edr", "address": {"ipv4": ["127.0.0.1"]}, "port": port.to_string()}}
+    })
+    .to_string();
+    with_browser("coordinator_imports_a_playbook_runs_it_and_completes_its_manual_step", &server, |b| async move {
+        b.log_in("cleo", "cleo-long-password").await;
+        b.click("a[href='/playbooks']").await;
+        assert_eq!(b.h1().await, "Playbooks");
+        b.fill("#playbook-document", &doc).await;
+        b.click("#import-submit").await;
+        assert_eq!(b.text("#playbook-name").await, "Contain a host");
+        assert!(b.exists(".workflow-graph").await);
+        b.shot("playbook").await;
+        b.fill("input[data-var='__host__']", "ws-042").await;
+        b.click("#start-run-submit").await;
+        assert!(b.path().await.starts_with("/playbook-runs/"));
+        // The page follows the run by itself until the analyst's form appears.
+        let start = Instant::now();
+        while !b.exists("form.task").await {
+            assert!(start.elapsed() < Duration::from_secs(15), "no task form: {}", b.body_text().await);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        b.shot("task").await;
+        b.fill("input[data-out='__note__']", "isolated, EDR shows no traffic").await;
+        b.click(".task-complete").await;
+        let run_page = b.path().await;
+        let start = Instant::now();
+        loop {
+            b.goto(&run_page).await;
+            if b.text("#run-status").await == "completed" {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(15), "run did not complete: {}", b.body_text().await);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(b.text("#run-variables").await.contains("isolated, EDR shows no traffic"));
+        b.shot("completed").await;
+    })
+    .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

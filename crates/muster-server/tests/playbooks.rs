@@ -206,7 +206,12 @@ async fn library_keeps_versions_refuses_invalid_playbooks_and_exports_what_was_i
         (Some(2), Some("2026-02-01T00:00:00.000Z"))
     );
     let (_, detail) = e.get(&e.analyst, &format!("/api/v1/playbooks/{id}")).await;
-    assert_eq!(detail["steps"].as_array().unwrap().len(), 4);
+    let order: Vec<&str> = detail["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        order,
+        vec![sid("start", 1), sid("action", 2), sid("action", 3), sid("end", 9)],
+        "steps in workflow order"
+    );
     assert_eq!(detail["inputs"]["__ip__"], "ipv4-addr");
     let (_, versions) = e.get(&e.analyst, &format!("/api/v1/playbooks/{id}/versions")).await;
     assert_eq!(versions.as_array().unwrap().len(), 2);
@@ -497,4 +502,102 @@ async fn secrets_are_redacted_in_every_response(backend: Backend) {
         assert!(!hay.contains(&encoded));
     }
     let _: BTreeMap<String, String> = BTreeMap::new();
+}
+
+/// The pages, through forms as a browser sends them: import, the playbook page,
+/// start a run, the manual step form, the run page, a rule.
+#[tokio::test]
+async fn pages_import_start_a_run_and_complete_its_manual_step() {
+    let e = env(Backend::Sqlite).await.unwrap();
+    let (port, tool) = tool().await;
+    let (c, csrf) = e.srv.login("cora", "coordinator password 1").await;
+    let id = "playbook--00000000-0000-4000-8000-00000000a006";
+    let page = c.get(e.srv.url("/playbooks")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"no-playbooks\"") && page.contains("id=\"import-form\""), "{page}");
+    // An invalid document is shown with its JSON paths.
+    let r = c
+        .post(e.srv.url("/playbooks"))
+        .form(&[("_csrf", csrf.as_str()), ("document", "{\"type\": \"playbook\"}")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("id=\"import-errors\""));
+    let doc = playbook(id, "2026-01-01T00:00:00.000Z", port, true, false).to_string();
+    let r = c
+        .post(e.srv.url("/playbooks"))
+        .form(&[("_csrf", csrf.as_str()), ("document", doc.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = c.get(e.srv.url(&format!("/playbooks/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("class=\"workflow-graph\"")
+            && page.contains("Block the address")
+            && page.contains("name=\"var.__ip__\""),
+        "{page}"
+    );
+
+    let r = c
+        .post(e.srv.url(&format!("/playbooks/{id}/runs")))
+        .form(&[("_csrf", csrf.as_str()), ("var.__ip__", "not-an-ip"), ("incident_id", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("variables.__ip__"));
+    let r = c
+        .post(e.srv.url(&format!("/playbooks/{id}/runs")))
+        .form(&[("_csrf", csrf.as_str()), ("var.__ip__", "192.0.2.44"), ("incident_id", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let run_page = r.headers()["location"].to_str().unwrap().to_owned();
+    let run_id = run_page.rsplit('/').next().unwrap().to_owned();
+    e.wait_for(&format!("/api/v1/playbook-runs/{run_id}"), |v| v["tasks"].as_array().is_some_and(|t| !t.is_empty()))
+        .await;
+    let page = c.get(e.srv.url(&run_page)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("data-poll=") && page.contains("name=\"out.__answer__\"") && page.contains("Confirm the block"),
+        "{page}"
+    );
+    let task = page.split("action=\"/playbook-tasks/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let r = c
+        .post(e.srv.url(&format!("/playbook-tasks/{task}/complete")))
+        .form(&[("_csrf", csrf.as_str()), ("out.__answer__", "seen on the firewall")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    e.wait_for(&format!("/api/v1/playbook-runs/{run_id}"), |v| v["status"] == "completed").await;
+    let page = c.get(e.srv.url(&run_page)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("id=\"run-status\">completed")
+            && page.contains("seen on the firewall")
+            && !page.contains("data-poll="),
+        "{page}"
+    );
+    assert_eq!(tool.calls("/block").len(), 1);
+    let history = c.get(e.srv.url("/playbook-runs")).send().await.unwrap().text().await.unwrap();
+    assert!(history.contains(&run_id));
+
+    let r = c
+        .post(e.srv.url("/automation"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("name", "Scanners"),
+            ("trigger", "incident-created"),
+            ("mode", "suggested"),
+            ("playbook_id", id),
+            ("severities", "high"),
+            ("variables", "__incident__=incident.id"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = c.get(e.srv.url("/automation")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Scanners") && page.contains("incident.id"), "{page}");
 }

@@ -960,6 +960,21 @@ impl Store {
 }
 
 impl Store {
+    /// Puts a proposal back to `pending` when the run it was to start could not start.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn reopen_proposal(&self, id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE automation_proposals SET status = 'pending', decided_by = NULL, decided_at = NULL \
+             WHERE id = $1 AND status = 'started' AND run_id IS NULL",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Links a started proposal to the run it started.
     ///
     /// # Errors

@@ -65,8 +65,8 @@ fn version(org: muster_core::OrgId, id: &str, modified: &str) -> NewPlaybookVers
 }
 
 async fn library_keeps_every_version_and_refuses_a_repeat(s: &Store) {
-    let a = org(s, "a").await;
-    let b = org(s, "b").await;
+    let a = org(s, "org-a").await;
+    let b = org(s, "org-b").await;
     let v1 = s.import_playbook_version(&version(a, "playbook--1", "2026-01-01T00:00:00Z")).await.unwrap();
     let v2 = s.import_playbook_version(&version(a, "playbook--1", "2026-02-01T00:00:00Z")).await.unwrap();
     s.import_playbook_version(&version(a, "playbook--2", "2026-01-01T00:00:00Z")).await.unwrap();
@@ -89,7 +89,7 @@ async fn library_keeps_every_version_and_refuses_a_repeat(s: &Store) {
 }
 
 async fn archived_playbooks_leave_the_list_until_reimported(s: &Store) {
-    let a = org(s, "a").await;
+    let a = org(s, "org-a").await;
     s.import_playbook_version(&version(a, "playbook--1", "2026-01-01T00:00:00Z")).await.unwrap();
     s.archive_playbook(a, "playbook--1").await.unwrap();
     assert!(s.list_playbooks(a, false).await.unwrap().is_empty());
@@ -125,7 +125,7 @@ fn record(run: &str, id: &str, occurrence: &str, status: &str) -> StepRecord {
 }
 
 async fn run_lifecycle_with_records_tasks_and_timeline(s: &Store) {
-    let a = org(s, "a").await;
+    let a = org(s, "org-a").await;
     let v = s.import_playbook_version(&version(a, "playbook--1", "2026-01-01T00:00:00Z")).await.unwrap();
     let inc = incident(s, a).await;
     let run_id = uuid::Uuid::new_v4().to_string();
@@ -196,7 +196,7 @@ async fn run_lifecycle_with_records_tasks_and_timeline(s: &Store) {
 }
 
 async fn rules_and_proposals(s: &Store) {
-    let a = org(s, "a").await;
+    let a = org(s, "org-a").await;
     let inc = incident(s, a).await;
     let rule = s
         .create_rule(&NewRule {

@@ -223,7 +223,15 @@ pub(crate) fn detail_of(latest: &PlaybookVersionRow, versions: &[PlaybookVersion
                     .collect(),
                 _ => Vec::new(),
             };
-            let next = [&c.on_success, &c.on_failure, &c.on_completion].into_iter().flatten().cloned().collect();
+            use muster_cacao::model::WorkflowStep as W;
+            let mut next: Vec<String> = match s {
+                W::Parallel(p) => p.next_steps.clone(),
+                W::IfCondition(i) => std::iter::once(i.on_true.clone()).chain(i.on_false.clone()).collect(),
+                W::WhileCondition(w) => vec![w.on_true.clone()],
+                W::SwitchCondition(w) => w.cases.values().cloned().collect(),
+                _ => Vec::new(),
+            };
+            next.extend([&c.on_success, &c.on_failure, &c.on_completion].into_iter().flatten().cloned());
             StepView {
                 id: id.clone(),
                 kind: s.step_type().as_str().to_owned(),
@@ -233,7 +241,21 @@ pub(crate) fn detail_of(latest: &PlaybookVersionRow, versions: &[PlaybookVersion
                 next,
             }
         })
-        .collect();
+        .collect::<Vec<StepView>>();
+    // In the order the workflow reaches them from its start (unreached steps last).
+    let mut order: Vec<String> = Vec::new();
+    let mut queue = std::collections::VecDeque::from([pb.workflow_start.clone()]);
+    while let Some(id) = queue.pop_front() {
+        if order.contains(&id) || !pb.workflow.contains_key(&id) {
+            continue;
+        }
+        order.push(id.clone());
+        if let Some(step) = steps.iter().find(|s: &&StepView| s.id == id) {
+            queue.extend(step.next.iter().cloned());
+        }
+    }
+    let mut steps = steps;
+    steps.sort_by_key(|s: &StepView| order.iter().position(|o| *o == s.id).unwrap_or(usize::MAX));
     let inputs = pb
         .playbook_variables
         .iter()
@@ -825,7 +847,7 @@ pub(crate) async fn start_proposal(state: &AppState, p: &Principal, id: &str) ->
         return Err(AppError::Conflict(format!("playbook {} is archived", prop.playbook_id)));
     }
     state.store.decide_proposal(id, "started", &p.actor(), None).await?;
-    let run = state
+    let started = state
         .playbooks
         .start_run(StartRun {
             org: prop.org,
@@ -836,7 +858,15 @@ pub(crate) async fn start_proposal(state: &AppState, p: &Principal, id: &str) ->
             actor: p.actor(),
             wait: false,
         })
-        .await?;
+        .await;
+    let run = match started {
+        Ok(run) => run,
+        Err(e) => {
+            // Nothing ran: the proposal stays for a later attempt.
+            state.store.reopen_proposal(id).await?;
+            return Err(e.into());
+        }
+    };
     state.store.set_proposal_run(id, &run.id).await?;
     Ok(run)
 }
