@@ -94,10 +94,13 @@ struct Endpoint<'a> {
 }
 
 impl Endpoint<'_> {
-    /// The host as known-host keys are written: `host`, or `host:port` off port 22.
+    /// The host as known-host keys are written: `host` on port 22, else
+    /// `host:port` (`[v6]:port` for an IPv6 address).
     fn known_host_keys(&self) -> Vec<String> {
         let host = self.host.to_ascii_lowercase();
-        if self.port == 22 { vec![host.clone(), format!("{host}:22")] } else { vec![format!("{host}:{}", self.port)] }
+        let with_port =
+            if host.contains(':') { format!("[{host}]:{}", self.port) } else { format!("{host}:{}", self.port) };
+        if self.port == 22 { vec![host, with_port] } else { vec![with_port] }
     }
 
     fn shown(&self) -> String {
@@ -392,7 +395,7 @@ async fn session(
                     "the host key of {shown} ({fingerprint}) is not a known host key: refusing to connect. \
                      If it is the right key, add it to the ssh known hosts for {} or to the target's \
                      Muster extension as host_key_sha256",
-                    endpoint.known_host_keys()[0]
+                    endpoint.known_host_keys().into_iter().next().unwrap_or_default()
                 )),
                 (e, _) => failed(format!("the ssh handshake with {shown} failed: {e}")),
             });
