@@ -9,6 +9,7 @@ use crate::state::AppState;
 pub mod alerts;
 pub mod audit;
 pub mod circles;
+pub mod events;
 pub mod incidents;
 pub mod me;
 pub mod orgs;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}", get(alerts::get_one))
         .route("/alerts/{id}/intelmq", get(alerts::intelmq))
         .route("/alert", post(thehive::create_alert))
+        .route("/events", post(events::ingest))
         .route("/organisations", get(orgs::list).post(orgs::create))
         .route("/organisations/{id}", get(orgs::get_one))
         .route("/users", get(users::list).post(users::create))
