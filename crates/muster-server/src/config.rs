@@ -53,6 +53,18 @@ pub struct Config {
     pub playbook_bash: bool,
     /// Incident events waiting for the automation worker; beyond it events are dropped with a warning.
     pub automation_queue: usize,
+    /// Detection over raw log events (`[detection]` in the file).
+    pub detection: Detection,
+}
+
+/// `[detection]`: Sigma rules run over raw events posted to `/api/v1/events`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Detection {
+    /// Folder of Sigma rules (`.yml`/`.yaml`, read recursively at start); detection is off when unset.
+    pub sigma_rules: Option<PathBuf>,
+    /// TLP of the alerts Sigma rules raise; TLP:AMBER when unset.
+    pub tlp: Option<muster_core::Tlp>,
 }
 
 impl Default for Config {
@@ -79,6 +91,7 @@ impl Default for Config {
             playbook_key_file: None,
             playbook_bash: false,
             automation_queue: 1024,
+            detection: Detection::default(),
         }
     }
 }
@@ -140,6 +153,10 @@ impl Config {
                 "PLAYBOOK_KEY_FILE" => cfg.playbook_key_file = Some(PathBuf::from(&value)),
                 "PLAYBOOK_BASH" => cfg.playbook_bash = parse_bool(&value).map_err(bad)?,
                 "AUTOMATION_QUEUE" => cfg.automation_queue = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "SIGMA_RULES" => cfg.detection.sigma_rules = Some(PathBuf::from(&value)).filter(|_| !value.is_empty()),
+                "SIGMA_TLP" => {
+                    cfg.detection.tlp = Some(muster_core::Tlp::parse(&value).map_err(|e| bad(e.to_string()))?);
+                }
                 // Variables of other components (tests, CLI) are not ours to reject.
                 _ => {}
             }
@@ -190,5 +207,20 @@ mod tests {
         std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nunknown_key = 1\n").ok();
         let err = Config::load(Some(&file), Vec::new()).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("unknown_key") && err.contains("muster.toml"), "{err}");
+    }
+
+    #[test]
+    fn detection_table_sets_the_sigma_folder_and_tlp() {
+        let dir = std::env::temp_dir().join(format!("muster-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).ok();
+        let file = dir.join("muster.toml");
+        std::fs::write(&file, "[detection]\nsigma_rules = \"/etc/muster/sigma\"\ntlp = \"TLP:GREEN\"\n").ok();
+        let c = Config::load(Some(&file), Vec::new()).map_err(|e| e.to_string());
+        let d = c.as_ref().map(|c| (c.detection.sigma_rules.clone(), c.detection.tlp));
+        assert_eq!(d, Ok((Some(PathBuf::from("/etc/muster/sigma")), Some(muster_core::Tlp::Green))));
+        let off = Config::load(None, vec![("MUSTER_SIGMA_RULES".into(), String::new())]).ok();
+        assert!(off.is_some_and(|c| c.detection.sigma_rules.is_none()));
+        let err = Config::load(None, vec![("MUSTER_SIGMA_TLP".into(), "purple".into())]).err();
+        assert!(err.is_some_and(|e| e.to_string().contains("MUSTER_SIGMA_TLP")));
     }
 }

@@ -22,6 +22,7 @@ pub mod audit_log;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod detection;
 pub mod error;
 pub mod incident_query;
 pub mod metrics;

@@ -22,7 +22,7 @@ use crate::api;
         api::circles::list, api::circles::get_one, api::circles::create,
         api::circles::add_member, api::circles::remove_member,
         api::audit::list, api::audit::verify,
-        api::alerts::ingest, api::alerts::list, api::alerts::get_one, api::alerts::events, api::alerts::intelmq,
+        api::alerts::ingest, api::events::ingest, api::alerts::list, api::alerts::get_one, api::alerts::events, api::alerts::intelmq,
         api::incidents::create, api::incidents::list, api::incidents::get_one, api::incidents::change_status, api::incidents::add_note,
         api::incident_work::update, api::incident_work::list_tasks, api::incident_work::create_task,
         api::incident_work::update_task, api::incident_work::list_comments, api::incident_work::create_comment,

@@ -24,6 +24,8 @@ pub struct Inner {
     pub alert_events: tokio::sync::broadcast::Sender<AlertEvent>,
     /// Playbook library, runs and automation.
     pub playbooks: crate::playbooks::Playbooks,
+    /// Sigma rules run over `POST /api/v1/events`; `None` when detection is off.
+    pub sigma: Option<Arc<muster_intake::sigma::RuleSet>>,
 }
 
 /// A batch of alerts was committed for an organisation.
@@ -36,14 +38,38 @@ pub struct AlertEvent {
 }
 
 impl AppState {
+    /// State without detection rules (Sigma is off whatever the configuration says); see [`AppState::start`].
     #[must_use]
     pub fn new(store: Store, config: Config) -> Self {
+        Self::build(store, config, None)
+    }
+
+    /// State for a starting server: loads the Sigma rules the configuration
+    /// names, logging each refused rule with its file and reason.
+    ///
+    /// # Errors
+    /// When the configured rule folder cannot be read.
+    pub fn start(store: Store, config: Config) -> Result<Self, muster_intake::sigma::LoadError> {
+        let sigma = crate::detection::load(&config.detection)?;
+        Ok(Self::build(store, config, sigma.map(Arc::new)))
+    }
+
+    fn build(store: Store, config: Config, sigma: Option<Arc<muster_intake::sigma::RuleSet>>) -> Self {
         let throttle = Throttle::new(config.login_max_failures);
         let intake = tokio::sync::Semaphore::new(config.intake_concurrency.max(1));
         // Bounded: a slow listener skips ahead (and is told to refresh) instead of holding memory.
         let (alert_events, _) = tokio::sync::broadcast::channel(256);
         let playbooks = crate::playbooks::Playbooks::new(store.clone(), &config);
-        Self(Arc::new(Inner { store, config, throttle, metrics: Metrics::new(), intake, alert_events, playbooks }))
+        Self(Arc::new(Inner {
+            store,
+            config,
+            throttle,
+            metrics: Metrics::new(),
+            intake,
+            alert_events,
+            playbooks,
+            sigma,
+        }))
     }
 }
 

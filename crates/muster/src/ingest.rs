@@ -4,6 +4,10 @@
 //! Files are sent in chunks of whole lines; each chunk carries an idempotency
 //! key derived from its content, so running the same command twice (say,
 //! after an interruption) adds nothing twice.
+//!
+//! `--format sigma-events` reads raw log events instead and runs Sigma rules
+//! over them: the server's own rules with `--server`, or `--rules DIR` (else
+//! the configured `[detection] sigma_rules`) on the local store.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -12,7 +16,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use muster_intake::Format;
+use muster_intake::sigma::{EventSource, RuleSet};
 use muster_server::api::alerts::{Batch, IntakeResult, ingest_batch, parse_format};
+use muster_server::api::events::{EventBatch, EventsResult, ingest_events};
 use sha2::{Digest, Sha256};
 
 /// Largest chunk sent at once (below the server's default body limit).
@@ -22,10 +28,41 @@ const MAX_FILE_BYTES: u64 = 2 << 30;
 /// Rejections listed in the summary.
 const SHOWN_REJECTIONS: usize = 10;
 
+/// The `--format` that reads raw events for Sigma detection.
+pub const SIGMA_EVENTS: &str = "sigma-events";
+
 /// Where batches go.
 pub enum Target {
-    Server { url: String, token: String },
-    Local { store: muster_store::Store, org: muster_core::OrgId, window_secs: u64 },
+    Server {
+        url: String,
+        token: String,
+    },
+    Local {
+        store: muster_store::Store,
+        org: muster_core::OrgId,
+        window_secs: u64,
+        /// Rules for `sigma-events`, and the TLP of the alerts they raise.
+        sigma: Option<(std::sync::Arc<RuleSet>, Option<muster_core::Tlp>)>,
+    },
+}
+
+/// Parses `--logsource product=zeek,service=dns,category=…`.
+///
+/// # Errors
+/// An unknown key or a pair without `=`.
+pub fn parse_logsource(s: Option<&str>) -> Result<EventSource> {
+    let mut out = EventSource::default();
+    for pair in s.unwrap_or_default().split(',').filter(|p| !p.trim().is_empty()) {
+        let (k, v) = pair.split_once('=').with_context(|| format!("--logsource: {pair:?} is not KEY=VALUE"))?;
+        let v = Some(v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty());
+        match k.trim() {
+            "product" => out.product = v,
+            "service" => out.service = v,
+            "category" => out.category = v,
+            other => bail!("--logsource: unknown key {other:?}; use product, service or category"),
+        }
+    }
+    Ok(out)
 }
 
 /// Totals over every file.
@@ -42,7 +79,7 @@ pub struct Summary {
 
 impl Summary {
     fn add(&mut self, file: &Path, first_line: u64, r: &IntakeResult) {
-        self.read += r.accepted + r.ignored + r.rejected.len() as u64;
+        self.read += r.accepted + r.ignored;
         if r.replayed {
             // This chunk was committed by an earlier run: everything in it is a repeat now.
             self.duplicates += r.accepted;
@@ -51,8 +88,25 @@ impl Summary {
             self.duplicates += r.duplicates;
         }
         self.ignored += r.ignored;
-        self.rejected += r.rejected.len() as u64;
-        for x in &r.rejected {
+        self.add_rejections(file, first_line, &r.rejected);
+    }
+
+    fn add_events(&mut self, file: &Path, first_line: u64, r: &EventsResult) {
+        self.read += r.events;
+        if r.replayed {
+            // Committed by an earlier run: every alert of this chunk is a repeat now.
+            self.duplicates += r.alerts;
+        } else {
+            self.created += r.created;
+            self.duplicates += r.duplicates;
+        }
+        self.add_rejections(file, first_line, &r.rejected);
+    }
+
+    fn add_rejections(&mut self, file: &Path, first_line: u64, rejected: &[muster_server::api::alerts::Rejection]) {
+        self.read += rejected.len() as u64;
+        self.rejected += rejected.len() as u64;
+        for x in rejected {
             if self.first_rejections.len() < SHOWN_REJECTIONS {
                 let reason = x
                     .reason
@@ -143,7 +197,7 @@ async fn send(
     key: String,
 ) -> Result<IntakeResult> {
     match target {
-        Target::Local { store, org, window_secs } => {
+        Target::Local { store, org, window_secs, .. } => {
             let batch = Batch { body: chunk.to_vec().into(), format, report, key: Some(key) };
             ingest_batch(store, *org, *window_secs, batch).await.map_err(|e| anyhow::anyhow!("{e}"))
         }
@@ -182,6 +236,69 @@ async fn send(
             bail!("the server stayed busy; try again later")
         }
     }
+}
+
+async fn send_events(target: &Target, source: &EventSource, chunk: &[u8], key: String) -> Result<EventsResult> {
+    match target {
+        Target::Local { store, org, window_secs, sigma } => {
+            let (rules, tlp) = sigma
+                .clone()
+                .context("--format sigma-events on the local store needs --rules DIR (or [detection] sigma_rules)")?;
+            let batch = EventBatch { body: chunk.to_vec().into(), source: source.clone(), key: Some(key) };
+            ingest_events(store, *org, *window_secs, rules, tlp, batch).await.map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        Target::Server { url, token } => {
+            let client = reqwest::Client::new();
+            let query: Vec<(&str, &String)> =
+                [("product", &source.product), ("service", &source.service), ("category", &source.category)]
+                    .into_iter()
+                    .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+                    .collect();
+            for attempt in 0..60 {
+                let resp = client
+                    .post(format!("{}/api/v1/events", url.trim_end_matches('/')))
+                    .query(&query)
+                    .bearer_auth(token)
+                    .header("idempotency-key", &key)
+                    .body(chunk.to_vec())
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach {url}"))?;
+                let status = resp.status();
+                if status.as_u16() == 503 || status.as_u16() == 429 {
+                    let wait =
+                        resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(1u64);
+                    tokio::time::sleep(Duration::from_secs(wait.min(30)) + Duration::from_millis(50 * attempt)).await;
+                    continue;
+                }
+                let text = resp.text().await?;
+                if !status.is_success() {
+                    bail!("server answered {status}: {text}");
+                }
+                return serde_json::from_str(&text).with_context(|| format!("unexpected answer: {text}"));
+            }
+            bail!("the server stayed busy; try again later")
+        }
+    }
+}
+
+/// Runs Sigma rules over raw event files (NDJSON or JSON arrays); returns the totals.
+///
+/// # Errors
+/// Unreadable files, an unreachable server, or a refused request.
+pub async fn run_events(target: &Target, source: &EventSource, paths: &[PathBuf]) -> Result<Summary> {
+    let files = files(paths)?;
+    let mut summary = Summary::default();
+    for file in &files {
+        let data = read_file(file)?;
+        let whole = data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        for (first_line, chunk) in chunks(&data, whole) {
+            let key = format!("ingest-{}", hex::encode(Sha256::digest(chunk)));
+            let r = send_events(target, source, chunk, key).await?;
+            summary.add_events(file, first_line, &r);
+        }
+    }
+    Ok(summary)
 }
 
 /// Ingests every file; returns the totals.

@@ -80,9 +80,16 @@ enum Command {
     Ingest {
         #[command(flatten)]
         store: StoreArgs,
-        /// auto, eve, wazuh, ecs, cef, leef, intelmq, shadowserver
+        /// auto, eve, wazuh, ecs, cef, leef, intelmq, shadowserver; or sigma-events for raw log
+        /// events (JSON) run through Sigma rules
         #[arg(long, default_value = "auto")]
         format: String,
+        /// Sigma rule folder for --format sigma-events on the local store (default: [detection] sigma_rules).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// What the events are, for Sigma rule selection: product=zeek,service=dns,category=…
+        #[arg(long)]
+        logsource: Option<String>,
         /// Base URL of a running Muster; without it, alerts go straight into the local store.
         #[arg(long, requires = "token")]
         server: Option<String>,
@@ -409,8 +416,13 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             cli_audit(&s, "token.revoke", &t.id.to_string(), serde_json::json!({ "name": t.name })).await?;
             println!("revoked {}", t.id);
         }
-        Command::Ingest { store, format, server, token, org, strict, paths } => {
+        Command::Ingest { store, format, rules, logsource, server, token, org, strict, paths } => {
+            let events = format == ingest::SIGMA_EVENTS;
+            if !events && (rules.is_some() || logsource.is_some()) {
+                bail!("--rules and --logsource go with --format {}", ingest::SIGMA_EVENTS);
+            }
             let target = match (server, token) {
+                (Some(_), _) if rules.is_some() => bail!("--rules is for the local store; a server runs its own rules"),
                 (Some(url), Some(token)) => ingest::Target::Server { url, token },
                 (Some(_), None) => bail!("--server needs --token (or MUSTER_TOKEN)"),
                 (None, _) => {
@@ -418,10 +430,30 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     let s = open_store(&cfg).await?;
                     let slug = org.context("--org SLUG is needed when writing to the local store (or use --server)")?;
                     let org = s.get_org_by_slug(&slug).await.with_context(|| format!("--org {slug}"))?.id;
-                    ingest::Target::Local { store: s, org, window_secs: cfg.dedup_window_secs }
+                    let sigma = if events {
+                        let mut detection = cfg.detection.clone();
+                        detection.sigma_rules = rules.or(detection.sigma_rules);
+                        let set = muster_server::detection::load(&detection).context("--rules")?;
+                        if let Some(set) = &set {
+                            let r = set.report();
+                            eprintln!("Sigma: {} rules from {} files", r.rules, r.files);
+                            for e in &r.errors {
+                                eprintln!("  rule refused: {e}");
+                            }
+                        }
+                        set.map(|s| (std::sync::Arc::new(s), cfg.detection.tlp))
+                    } else {
+                        None
+                    };
+                    ingest::Target::Local { store: s, org, window_secs: cfg.dedup_window_secs, sigma }
                 }
             };
-            let summary = ingest::run(&target, Some(&format), &paths).await?;
+            let summary = if events {
+                let source = ingest::parse_logsource(logsource.as_deref())?;
+                ingest::run_events(&target, &source, &paths).await?
+            } else {
+                ingest::run(&target, Some(&format), &paths).await?
+            };
             println!("{}", summary.line());
             for r in &summary.first_rejections {
                 eprintln!("  rejected {r}");
@@ -475,7 +507,17 @@ async fn serve(cfg: Config, demo: bool) -> Result<()> {
         }
         muster_store::Backend::Postgres => "PostgreSQL".to_owned(),
     };
-    let state = AppState::new(store.clone(), cfg);
+    let state =
+        AppState::start(store.clone(), cfg).context("cannot start Sigma detection ([detection] sigma_rules)")?;
+    if let Some(rules) = &state.sigma {
+        let r = rules.report();
+        println!(
+            "Sigma detection: {} rules from {} files ({} refused, see the log); raw events to POST /api/v1/events",
+            r.rules,
+            r.files,
+            r.errors.len()
+        );
+    }
     if let Some(sys) = muster_server::syslog::start(&state).await? {
         let on = |a: Option<std::net::SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
         println!("Syslog intake: UDP {}, TCP {}", on(sys.udp), on(sys.tcp));

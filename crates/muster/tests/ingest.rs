@@ -60,3 +60,30 @@ fn strict_ingest_fails_and_names_file_and_line_of_rejections() {
     assert_eq!(code, 2);
     assert!(err.contains("--org"), "{err}");
 }
+
+#[test]
+fn sigma_events_raise_alerts_in_the_local_store_and_name_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    assert_eq!(muster(&data, &["org", "add", "soc-s", "--name", "SOC S", "--kind", "other"]).0, 0);
+    let rules = shared("samples/sigma/rules");
+    let event = shared(
+        "samples/sigma/regression_data/rules/windows/process_creation/proc_creation_win_findstr_lsass/fe63010f-8823-4864-a96b-a7b4a0f7b929.json",
+    );
+    let line: serde_json::Value = serde_json::from_slice(&std::fs::read(event).unwrap()).unwrap();
+    let file = dir.path().join("events.ndjson");
+    std::fs::write(&file, format!("{line}\nnot json\n{{\"benign\": true}}\n")).unwrap();
+    let args = ["ingest", "--org", "soc-s", "--format", "sigma-events", "--rules", rules.to_str().unwrap()];
+    let (code, out, err) = muster(&data, &[&args[..], &[file.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("read 3, created 1, duplicates 0, rejected 1"), "{out}");
+    assert!(err.contains("Sigma: 19 rules from 19 files") && err.contains("events.ndjson:2:"), "{err}");
+    // Again: the same chunk is a replay, nothing new.
+    let (_, out, _) = muster(&data, &[&args[..], &[file.to_str().unwrap()]].concat());
+    assert!(out.contains("created 0,"), "{out}");
+    // Without rules on the local store: a clear error.
+    let (code, _, err) =
+        muster(&data, &["ingest", "--org", "soc-s", "--format", "sigma-events", file.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--rules"), "{err}");
+}

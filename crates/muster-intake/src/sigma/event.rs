@@ -134,10 +134,8 @@ pub(super) fn logsource(event: &Value, declared: &EventSource) -> EventSource {
             None
         };
         fill(|s| &mut s.category, category);
-        if category.is_none() {
-            // Rules for a Windows channel name it as the service (`security`, `system`…).
-            fill(|s| &mut s.service, Some(channel));
-        }
+        // Rules for a Windows channel name it as the service (`sysmon`, `security`, `system`…).
+        fill(|s| &mut s.service, Some(if channel.contains("Sysmon") { "sysmon" } else { channel }));
     }
     out
 }

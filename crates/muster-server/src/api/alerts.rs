@@ -58,7 +58,7 @@ pub struct IntakeResult {
     pub replayed: bool,
 }
 
-fn to_new_alert(a: &Alert) -> NewAlert {
+pub(crate) fn to_new_alert(a: &Alert) -> NewAlert {
     NewAlert {
         fingerprint: a.fingerprint.to_hex(),
         format: a.format.as_str().to_owned(),
@@ -99,16 +99,7 @@ pub async fn ingest(
 ) -> ApiResult<Json<IntakeResult>> {
     p.require(Role::Analyst)?;
     let format = parse_format(q.format.as_deref())?;
-    let key = match headers.get("idempotency-key") {
-        Some(v) => {
-            let k = v.to_str().map_err(|_| AppError::BadRequest("Idempotency-Key: must be ASCII".into()))?;
-            if k.is_empty() || k.len() > 200 {
-                return Err(AppError::BadRequest("Idempotency-Key: must be 1-200 characters".into()));
-            }
-            Some(k.to_owned())
-        }
-        None => None,
-    };
+    let key = idempotency_key(&headers)?;
     let _permit = state.intake.try_acquire().map_err(|_| AppError::Unavailable(1))?;
     let batch = Batch { body, format, report: q.report, key };
     let result = ingest_batch(&state.store, p.org.id, state.config.dedup_window_secs, batch).await?;
@@ -141,6 +132,20 @@ pub async fn events(
         Err(BroadcastStreamRecvError::Lagged(n)) => Some(Ok(Event::default().event("lagged").data(n.to_string()))),
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// The `Idempotency-Key` header, checked.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    match headers.get("idempotency-key") {
+        Some(v) => {
+            let k = v.to_str().map_err(|_| AppError::BadRequest("Idempotency-Key: must be ASCII".into()))?;
+            if k.is_empty() || k.len() > 200 {
+                return Err(AppError::BadRequest("Idempotency-Key: must be 1-200 characters".into()));
+            }
+            Ok(Some(k.to_owned()))
+        }
+        None => Ok(None),
+    }
 }
 
 /// `format=` as the API and CLI spell it; `auto` or nothing detects per record.
@@ -186,18 +191,6 @@ pub async fn ingest_batch(
     let (alerts, mut result) = tokio::task::spawn_blocking(move || parse(&body, format, report.as_deref(), window))
         .await
         .map_err(|e| AppError::Internal(format!("parser task: {e}")))?;
-    let merge = move |stored: &Sighting, a: &NewAlert| match decide_seen(
-        window,
-        &seen(stored.first_seen, stored.last_seen, stored.count),
-        &seen(a.first_seen, a.last_seen, a.count),
-    ) {
-        Decision::New => None,
-        Decision::Duplicate(s) => Some(Sighting {
-            first_seen: muster_store::to_ms(s.first_seen),
-            last_seen: muster_store::to_ms(s.last_seen),
-            count: i64::try_from(s.count).unwrap_or(i64::MAX),
-        }),
-    };
     let folded_in_batch = result.duplicates;
     let rejected = std::mem::take(&mut result.rejected);
     let answer = |c: IngestCounts| {
@@ -214,8 +207,7 @@ pub async fn ingest_batch(
         };
         serde_json::to_string(&stored).unwrap_or_default()
     };
-    let window_ms = window.whole_milliseconds().try_into().unwrap_or(i64::MAX);
-    match store.ingest_alerts(org, key.as_deref(), &alerts, window_ms, merge, answer).await? {
+    match commit(store, org, window, key.as_deref(), &alerts, answer).await? {
         Ingested::Committed(c) => Ok(IntakeResult {
             created: c.created,
             duplicates: folded_in_batch + c.duplicates,
@@ -227,6 +219,36 @@ pub async fn ingest_batch(
             serde_json::from_str(&stored).map_err(|e| AppError::Internal(format!("stored intake answer: {e}")))
         }
     }
+}
+
+/// Stores `alerts` for `org` in one transaction, folding repeats of stored
+/// alerts inside `window`; with a `key`, a repeat batch gets the stored
+/// `answer` instead. Shared by alert and event intake.
+///
+/// # Errors
+/// Store errors; nothing is kept then.
+pub(crate) async fn commit(
+    store: &muster_store::Store,
+    org: muster_core::OrgId,
+    window: time::Duration,
+    key: Option<&str>,
+    alerts: &[NewAlert],
+    answer: impl FnOnce(IngestCounts) -> String,
+) -> ApiResult<Ingested> {
+    let merge = move |stored: &Sighting, a: &NewAlert| match decide_seen(
+        window,
+        &seen(stored.first_seen, stored.last_seen, stored.count),
+        &seen(a.first_seen, a.last_seen, a.count),
+    ) {
+        Decision::New => None,
+        Decision::Duplicate(s) => Some(Sighting {
+            first_seen: muster_store::to_ms(s.first_seen),
+            last_seen: muster_store::to_ms(s.last_seen),
+            count: i64::try_from(s.count).unwrap_or(i64::MAX),
+        }),
+    };
+    let window_ms = window.whole_milliseconds().try_into().unwrap_or(i64::MAX);
+    Ok(store.ingest_alerts(org, key, alerts, window_ms, merge, answer).await?)
 }
 
 /// Parses and folds a batch: the alerts to store and the answer so far.

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod circles;
 pub mod incident_files;
 pub mod incident_work;
+pub mod events;
 pub mod incidents;
 pub mod me;
 pub mod orgs;
@@ -70,6 +71,7 @@ pub fn router() -> Router<AppState> {
         .route("/automation-proposals", get(playbooks::list_proposals))
         .route("/automation-proposals/{id}/start", post(playbooks::approve))
         .route("/automation-proposals/{id}/dismiss", post(playbooks::dismiss))
+        .route("/events", post(events::ingest))
         .route("/organisations", get(orgs::list).post(orgs::create))
         .route("/organisations/{id}", get(orgs::get_one))
         .route("/users", get(users::list).post(users::create))

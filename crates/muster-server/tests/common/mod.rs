@@ -63,7 +63,7 @@ impl TestServer {
                 store.create_org(&new, false).await.unwrap();
             }
         }
-        let state = AppState::new(store.clone(), config);
+        let state = AppState::start(store.clone(), config).unwrap();
         let syslog = muster_server::syslog::start(&state).await.unwrap();
         tokio::spawn(async move {
             muster_server::serve(listener, state, async move {
