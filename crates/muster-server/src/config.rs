@@ -39,6 +39,8 @@ pub struct Config {
     pub syslog_tcp: Option<SocketAddr>,
     /// Slug of the organisation that syslog alerts belong to (required when a listener is on).
     pub syslog_org: Option<String>,
+    /// How intake groups alerts into incidents (`[correlation]`, docs/configuration.md).
+    pub correlation: muster_intake::correlate::CorrelationConfig,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             syslog_udp: None,
             syslog_tcp: None,
             syslog_org: None,
+            correlation: muster_intake::correlate::CorrelationConfig::default(),
         }
     }
 }
@@ -109,6 +112,7 @@ impl Config {
                     cfg.syslog_tcp = Some(value.parse().map_err(|e| bad(format!("{e}; expected ADDR:PORT")))?)
                 }
                 "SYSLOG_ORG" => cfg.syslog_org = Some(value.clone()),
+                "CORRELATION" => cfg.correlation.enabled = parse_bool(&value).map_err(bad)?,
                 // Variables of other components (tests, CLI) are not ours to reject.
                 _ => {}
             }

@@ -24,8 +24,16 @@ const SHOWN_REJECTIONS: usize = 10;
 
 /// Where batches go.
 pub enum Target {
-    Server { url: String, token: String },
-    Local { store: muster_store::Store, org: muster_core::OrgId, window_secs: u64 },
+    Server {
+        url: String,
+        token: String,
+    },
+    Local {
+        store: muster_store::Store,
+        org: muster_core::OrgId,
+        window_secs: u64,
+        correlation: muster_intake::correlate::CorrelationConfig,
+    },
 }
 
 /// Totals over every file.
@@ -143,9 +151,9 @@ async fn send(
     key: String,
 ) -> Result<IntakeResult> {
     match target {
-        Target::Local { store, org, window_secs } => {
+        Target::Local { store, org, window_secs, correlation } => {
             let batch = Batch { body: chunk.to_vec().into(), format, report, key: Some(key) };
-            ingest_batch(store, *org, *window_secs, batch).await.map_err(|e| anyhow::anyhow!("{e}"))
+            ingest_batch(store, *org, *window_secs, correlation, batch).await.map_err(|e| anyhow::anyhow!("{e}"))
         }
         Target::Server { url, token } => {
             let client = reqwest::Client::new();

@@ -418,7 +418,12 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     let s = open_store(&cfg).await?;
                     let slug = org.context("--org SLUG is needed when writing to the local store (or use --server)")?;
                     let org = s.get_org_by_slug(&slug).await.with_context(|| format!("--org {slug}"))?.id;
-                    ingest::Target::Local { store: s, org, window_secs: cfg.dedup_window_secs }
+                    ingest::Target::Local {
+                        store: s,
+                        org,
+                        window_secs: cfg.dedup_window_secs,
+                        correlation: cfg.correlation.clone(),
+                    }
                 }
             };
             let summary = ingest::run(&target, Some(&format), &paths).await?;
