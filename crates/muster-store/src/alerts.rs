@@ -308,7 +308,7 @@ impl Store {
                     .bind(&a.fingerprint)
                     .bind(&a.format)
                     .bind(&a.source)
-                    .bind(a.source_ref.clone())
+                    .bind(a.source_ref.as_deref())
                     .bind(&a.title)
                     .bind(&a.severity)
                     .bind(&a.rsit_type)
@@ -319,7 +319,7 @@ impl Store {
                     .bind(s.count)
                     .bind(&a.doc)
                     .bind(now)
-                    .bind(a.original.clone());
+                    .bind(a.original.as_slice());
             }
             q.execute(&mut *tx).await.map_err(|e| StoreError::from_insert(e, "alert"))?;
         }

@@ -163,7 +163,10 @@ impl CorrelationState {
                     if inc.last_activity.is_some_and(|last| !within(t, last, rule.window)) {
                         continue;
                     }
-                    if best.is_none_or(|b| (inc.opened, &inc.id) < (b.opened, &b.id)) {
+                    // Incidents already in the store first (their `opened` is a wall-clock
+                    // time, not an alert time), then the oldest.
+                    let rank = |i: &OpenIncident| (i.last_activity.is_some(), i.opened);
+                    if best.is_none_or(|b| (rank(inc), &inc.id) < (rank(b), &b.id)) {
                         best = Some(inc);
                     }
                 }
