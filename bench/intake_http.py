@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """End-to-end intake: HTTP batches of Suricata EVE alerts -> parsed, deduplicated,
-correlated(*) and committed, measured as alerts/s on a release `muster serve`.
+correlated into incidents and committed, measured as alerts/s on a release `muster serve`.
 
-Usage: cargo build --release -p muster && python3 bench/intake_http.py [--alerts 200000] [--batch 5000] [--clients 2] [--database-url postgres://...]
+Usage: cargo build --release -p muster && python3 bench/intake_http.py [--alerts 200000] [--batch 5000] [--clients 2]
+       [--high-every 1000] [--database-url postgres://...]
 
 Every alert is distinct (its signature id varies), so each one is a new stored row:
-the worst case for the store. (*) correlation into incidents is not built yet.
+the worst case for the store. Every alert shares the sample's attacker address,
+domain and CVE; every `--high-every`-th one is of high severity, so the first
+opens an incident and all others are correlated into it (a link with its reason
+per alert) with the default correlation settings.
 """
 import argparse
 import concurrent.futures
@@ -20,7 +24,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "muster")
+BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "muster")
 SAMPLE = os.path.join(ROOT, "..", "shared", "data", "samples", "suricata-eve", "elastic-beats", "eve-metadata.log")
 
 
@@ -39,6 +43,7 @@ def main():
     ap.add_argument("--alerts", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=5_000)
     ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--high-every", type=int, default=1000)
     ap.add_argument("--database-url")
     args = ap.parse_args()
     template = open(SAMPLE).readline().strip()
@@ -64,6 +69,9 @@ def main():
         while n < args.alerts:
             size = min(args.batch, args.alerts - n)
             lines = [template.replace('"signature_id":', f'"signature_id":{n + i + 1000000}', 1) for i in range(size)]
+            if args.high_every:
+                lines = [l.replace('"severity":2', '"severity":1', 1) if (n + i) % args.high_every == 0 else l
+                         for i, l in enumerate(lines)]
             batches.append(("\n".join(lines)).encode())
             n += size
 
@@ -85,12 +93,20 @@ def main():
             results = list(pool.map(send, batches))
         elapsed = time.perf_counter() - t0
         created = sum(r["created"] for r in results)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        c.request("GET", "/api/v1/incidents", headers={"Authorization": f"Bearer {token}"})
+        incidents = json.loads(c.getresponse().read())
+        linked = 0
+        for inc in incidents:
+            c.request("GET", f"/api/v1/incidents/{inc['id']}", headers={"Authorization": f"Bearer {token}"})
+            linked += len(json.loads(c.getresponse().read())["alert_ids"])
         rejected = sum(len(r["rejected"]) for r in results)
         server.terminate()
         server.wait()
         backend = "PostgreSQL" if args.database_url else "SQLite"
         print(f"| {backend} | {args.alerts:,} alerts in {len(batches)} batches of {args.batch:,}, {args.clients} clients "
-              f"| {elapsed:.2f} s | **{args.alerts / elapsed:,.0f} alerts/s** | created {created:,}, rejected {rejected} |")
+              f"| {elapsed:.2f} s | **{args.alerts / elapsed:,.0f} alerts/s** | created {created:,}, rejected {rejected}, "
+              f"{len(incidents)} incident(s) with {linked:,} linked alerts |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

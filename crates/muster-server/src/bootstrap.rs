@@ -271,7 +271,7 @@ async fn demo_alerts(store: &Store, org: muster_core::OrgId, sensors: &[&str]) -
         report: None,
         key: Some("demo-alerts".into()),
     };
-    crate::api::alerts::ingest_batch(store, org, 3600, batch)
+    crate::api::alerts::ingest_batch(store, org, 3600, &muster_intake::correlate::CorrelationConfig::default(), batch)
         .await
         .map_err(|e| StoreError::Invalid(format!("demo alerts: {e}")))?;
     Ok(())

@@ -65,6 +65,8 @@ pub struct Detection {
     pub sigma_rules: Option<PathBuf>,
     /// TLP of the alerts Sigma rules raise; TLP:AMBER when unset.
     pub tlp: Option<muster_core::Tlp>,
+    /// How intake groups alerts into incidents (`[correlation]`, docs/configuration.md).
+    pub correlation: muster_intake::correlate::CorrelationConfig,
 }
 
 impl Default for Config {
@@ -92,6 +94,7 @@ impl Default for Config {
             playbook_bash: false,
             automation_queue: 1024,
             detection: Detection::default(),
+            correlation: muster_intake::correlate::CorrelationConfig::default(),
         }
     }
 }
@@ -157,6 +160,7 @@ impl Config {
                 "SIGMA_TLP" => {
                     cfg.detection.tlp = Some(muster_core::Tlp::parse(&value).map_err(|e| bad(e.to_string()))?);
                 }
+                "CORRELATION" => cfg.correlation.enabled = parse_bool(&value).map_err(bad)?,
                 // Variables of other components (tests, CLI) are not ours to reject.
                 _ => {}
             }

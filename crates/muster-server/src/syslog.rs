@@ -171,7 +171,15 @@ async fn flush(state: AppState, org: OrgId, mut rx: mpsc::Receiver<Vec<u8>>, sta
         let batch = Batch { body: body.into(), format: None, report: None, key: None };
         // Retry a failing store rather than dropping what was received.
         for attempt in 0u32.. {
-            match ingest_batch(&state.store, org, state.config.dedup_window_secs, batch.clone()).await {
+            match ingest_batch(
+                &state.store,
+                org,
+                state.config.dedup_window_secs,
+                &state.config.correlation,
+                batch.clone(),
+            )
+            .await
+            {
                 Ok(r) => {
                     state.alerts_committed(org, r.created, r.duplicates);
                     stats.created.fetch_add(r.created, Ordering::Relaxed);

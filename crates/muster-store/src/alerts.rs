@@ -11,6 +11,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::correlation::Correlation;
 use crate::db::Backend;
 use crate::{Result, Store, StoreError, from_ms, now_ms, parse_col};
 
@@ -34,6 +35,8 @@ pub struct NewAlert {
     pub doc: String,
     /// The original record, compressed.
     pub original: Vec<u8>,
+    /// Its observables as `(kind, value)`, copied onto an incident it joins.
+    pub observables: Vec<(String, String)>,
 }
 
 /// What the store remembers of an alert for dedup.
@@ -168,6 +171,27 @@ impl Store {
         merge: impl Fn(&Sighting, &NewAlert) -> Option<Sighting>,
         answer: impl FnOnce(IngestCounts) -> String,
     ) -> Result<Ingested> {
+        self.ingest_alerts_correlated(org, batch_key, alerts, window_ms, merge, None, answer).await
+    }
+
+    /// [`Store::ingest_alerts`], with the alerts stored as new rows correlated
+    /// into incidents in the same transaction (see [`Correlation`]): a batch
+    /// is committed with all its incident changes or not at all. Repeats
+    /// folded into stored alerts keep the incident links they have.
+    ///
+    /// # Errors
+    /// Database errors; nothing of the batch is kept then.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn ingest_alerts_correlated(
+        &self,
+        org: OrgId,
+        batch_key: Option<&str>,
+        alerts: &[NewAlert],
+        window_ms: i64,
+        merge: impl Fn(&Sighting, &NewAlert) -> Option<Sighting>,
+        correlation: Option<Correlation<'_>>,
+        answer: impl FnOnce(IngestCounts) -> String,
+    ) -> Result<Ingested> {
         // SQLite has one writer; queueing here avoids a reader-turned-writer
         // transaction failing with SQLITE_BUSY when another batch commits first.
         let _gate = if self.backend() == Backend::Sqlite { Some(self.write_gate.lock().await) } else { None };
@@ -201,7 +225,8 @@ impl Store {
         // queries (not one per alert), then kept current as the batch folds in.
         let mut known = self.sightings(&mut tx, &org_s, alerts).await?;
         let mut inserts: Vec<(String, &NewAlert)> = Vec::new();
-        for a in alerts {
+        let mut new_rows: Vec<usize> = Vec::new();
+        for (index, a) in alerts.iter().enumerate() {
             let candidates = known.entry(a.fingerprint.clone()).or_default();
             // The most recent stored sighting that overlaps the window around this one.
             let candidate = candidates
@@ -236,17 +261,33 @@ impl Store {
                         Sighting { first_seen: a.first_seen, last_seen: a.last_seen, count: a.count },
                     ));
                     inserts.push((id, a));
+                    new_rows.push(index);
                     counts.created += 1;
                 }
             }
         }
+        // Correlation decides before the rows are written, so linked alerts are stored triaged.
+        let ids: HashMap<usize, &str> = new_rows.iter().zip(&inserts).map(|(i, (id, _))| (*i, id.as_str())).collect();
+        let plan = match correlation {
+            Some(c) if !new_rows.is_empty() => {
+                let (matches, markings) = crate::correlation::open_matches(&mut tx, &org_s, &c.lookup).await?;
+                let (opened, links) = (c.decide)(&new_rows, matches);
+                Some((opened, links, markings))
+            }
+            _ => None,
+        };
+        let triaged: std::collections::HashSet<&str> =
+            plan.iter().flat_map(|(_, links, _)| links.iter().filter_map(|l| ids.get(&l.alert).copied())).collect();
         // Sightings folded into alerts of this batch end up in their insert.
         let folded: HashMap<&str, Sighting> = known.values().flatten().map(|(id, s)| (id.as_str(), *s)).collect();
         for chunk in inserts.chunks(INSERT_ROWS) {
-            let placeholders: Vec<String> = (0..chunk.len())
-                .map(|r| {
+            let placeholders: Vec<String> = chunk
+                .iter()
+                .enumerate()
+                .map(|(r, (id, _))| {
                     let p: Vec<String> = (1..=INSERT_COLS).map(|c| format!("${}", r * INSERT_COLS + c)).collect();
-                    format!("({}, 'new')", p.join(", "))
+                    let status = if triaged.contains(id.as_str()) { "triaged" } else { "new" };
+                    format!("({}, '{status}')", p.join(", "))
                 })
                 .collect();
             let sql = format!(
@@ -267,7 +308,7 @@ impl Store {
                     .bind(&a.fingerprint)
                     .bind(&a.format)
                     .bind(&a.source)
-                    .bind(a.source_ref.clone())
+                    .bind(a.source_ref.as_deref())
                     .bind(&a.title)
                     .bind(&a.severity)
                     .bind(&a.rsit_type)
@@ -278,9 +319,12 @@ impl Store {
                     .bind(s.count)
                     .bind(&a.doc)
                     .bind(now)
-                    .bind(a.original.clone());
+                    .bind(a.original.as_slice());
             }
             q.execute(&mut *tx).await.map_err(|e| StoreError::from_insert(e, "alert"))?;
+        }
+        if let Some((opened, links, markings)) = &plan {
+            crate::correlation::write(&mut tx, &org_s, now, alerts, &ids, opened, links, markings.clone()).await?;
         }
         if let Some(key) = batch_key {
             sqlx::query("UPDATE intake_batches SET result = $1 WHERE org_id = $2 AND batch_key = $3")

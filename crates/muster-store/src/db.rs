@@ -101,10 +101,12 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL for concurrent readers; FULL so a commit survives power loss,
                         // not only a process crash; foreign keys on; wait instead of failing
-                        // when another writer holds the lock.
+                        // when another writer holds the lock. A 32 MiB page cache (at most,
+                        // per connection): the alert indexes of a busy intake outgrow the
+                        // 2 MiB default, and each batch then rereads index pages it just wrote.
                         conn.execute(
                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768;",
                         )
                         .await?;
                     }

@@ -13,6 +13,7 @@ mod alerts;
 mod audit;
 mod auth;
 mod circles;
+mod correlation;
 mod db;
 mod incident_files;
 mod incident_search;
@@ -27,6 +28,7 @@ pub use alerts::{AlertRow, IngestCounts, Ingested, NewAlert, Sighting};
 pub use audit::{AuditEntry, AuditVerdict, NewAuditEntry};
 pub use auth::{ApiToken, NewToken, Session, hash_secret};
 pub use circles::NewCircle;
+pub use correlation::{BatchLink, Correlation, Decide, OpenMatch, OpenedIncident};
 pub use db::{Backend, Store, StoreOptions, restore_sqlite};
 pub use incident_files::{AttachmentRow, NewTemplate, TemplateRow, TemplateTask};
 pub use incident_search::{

@@ -48,6 +48,7 @@ suite!(
     tasks_comments_observables_and_attachments_of_an_incident,
     merging_moves_everything_and_closes_the_source_as_duplicate,
     templates_add_their_tasks,
+    a_correlated_batch_opens_and_joins_incidents_in_its_transaction,
 );
 
 fn org(slug: &str) -> NewOrganisation {
@@ -222,6 +223,7 @@ fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
         count: 1,
         doc: "{}".into(),
         original: vec![1, 2, 3],
+        observables: Vec::new(),
     }
 }
 
@@ -501,4 +503,96 @@ async fn templates_add_their_tasks(s: &Store) {
     assert_eq!(s.apply_template(&inc.id, &mine.id, "ana").await.unwrap(), 1);
     let theirs = s.create_incident(b.id, &plain_incident("b", Tlp::Amber), "bo").await.unwrap();
     assert!(matches!(s.apply_template(&theirs.id, &mine.id, "bo").await, Err(StoreError::NotFound(_))));
+}
+
+fn observed(fp: &str, at: i64, ip: &str) -> muster_store::NewAlert {
+    muster_store::NewAlert { observables: vec![("ipv4".into(), ip.into())], ..alert(fp, at, Tlp::Amber) }
+}
+
+/// A decision like intake's, reduced to: join the first matching open incident,
+/// else open `opens` (when given) with every new alert.
+fn decide_with(
+    opens: Option<&'static str>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<muster_store::OpenMatch>>>,
+) -> muster_store::Correlation<'static> {
+    let lookup = [("ipv4".to_owned(), "192.0.2.7".to_owned())].into();
+    let decide = move |rows: &[usize], matches: Vec<muster_store::OpenMatch>| {
+        seen.lock().unwrap().extend(matches.iter().cloned());
+        let (target, opened) = match (matches.first(), opens) {
+            (Some(m), _) => (m.incident.clone(), Vec::new()),
+            (None, Some(id)) => (
+                id.to_owned(),
+                vec![muster_store::OpenedIncident {
+                    id: id.to_owned(),
+                    title: "scan".into(),
+                    severity: "high".into(),
+                    rsit_type: Some("scanner".into()),
+                    tlp: Tlp::Amber,
+                    pap: "PAP:AMBER".into(),
+                    reason: "rule=severity-threshold, severity=high".into(),
+                }],
+            ),
+            (None, None) => return (Vec::new(), Vec::new()),
+        };
+        let links = rows
+            .iter()
+            .map(|&i| muster_store::BatchLink {
+                alert: i,
+                incident: target.clone(),
+                reason: "rule=shared-address, shared=ipv4:192.0.2.7".into(),
+            })
+            .collect();
+        (opened, links)
+    };
+    muster_store::Correlation { lookup, decide: Box::new(decide) }
+}
+
+async fn a_correlated_batch_opens_and_joins_incidents_in_its_transaction(s: &Store) {
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let b = s.create_org(&org("org-b"), false).await.unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let first = [observed("c1", 1_000, "192.0.2.7"), observed("c2", 2_000, "192.0.2.7")];
+    let corr = decide_with(Some("incident--c1"), seen.clone());
+    s.ingest_alerts_correlated(a.id, None, &first, 1000, window, Some(corr), |_| String::new()).await.unwrap();
+    let (inc, ids, timeline) = s.get_incident("incident--c1").await.unwrap();
+    assert_eq!((inc.severity.as_str(), ids.len()), ("high", 2));
+    assert_eq!(inc.lifecycle.milestones.occurred_at.map(muster_store::to_ms), Some(1_000));
+    let texts: Vec<&str> = timeline.iter().map(|t| t.text.as_str()).collect();
+    assert!(texts.contains(&"linked 2 alerts (rule=shared-address, shared=ipv4:192.0.2.7)"), "{texts:?}");
+    let obs = s.incident_observables("incident--c1").await.unwrap();
+    assert_eq!(obs.iter().map(|o| o.value.as_str()).collect::<Vec<_>>(), ["192.0.2.7"]);
+    assert!(s.list_alerts(a.id, None, 10).await.unwrap().iter().all(|r| r.status == "triaged"));
+
+    // A later batch sees the open incident through its shared observable; another organisation does not.
+    let corr = decide_with(None, seen.clone());
+    s.ingest_alerts_correlated(a.id, None, &[observed("c3", 9_000, "192.0.2.7")], 1000, window, Some(corr), |_| {
+        String::new()
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen.lock().unwrap().iter().map(|m| m.incident.as_str()).collect::<Vec<_>>(), ["incident--c1"]);
+    assert_eq!(s.get_incident("incident--c1").await.unwrap().1.len(), 3);
+    seen.lock().unwrap().clear();
+    let corr = decide_with(None, seen.clone());
+    s.ingest_alerts_correlated(b.id, None, &[observed("c3", 9_000, "192.0.2.7")], 1000, window, Some(corr), |_| {
+        String::new()
+    })
+    .await
+    .unwrap();
+    assert!(seen.lock().unwrap().is_empty(), "another organisation's incident is not offered");
+
+    // Repeats fold into stored alerts and are not correlated again; a closed incident is not offered.
+    let corr = decide_with(Some("incident--never"), seen.clone());
+    s.ingest_alerts_correlated(a.id, None, &first, 1000, window, Some(corr), |_| String::new()).await.unwrap();
+    assert!(seen.lock().unwrap().is_empty());
+    assert!(s.get_incident("incident--never").await.is_err());
+    s.tamper_for_tests("UPDATE incidents SET status = 'closed'").await;
+    let corr = decide_with(Some("incident--c4"), seen.clone());
+    s.ingest_alerts_correlated(a.id, None, &[observed("c4", 20_000, "192.0.2.7")], 1000, window, Some(corr), |_| {
+        String::new()
+    })
+    .await
+    .unwrap();
+    assert!(seen.lock().unwrap().is_empty(), "closed incidents take no alerts");
+    assert_eq!(s.get_incident("incident--c4").await.unwrap().1.len(), 1);
 }

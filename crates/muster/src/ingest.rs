@@ -41,6 +41,7 @@ pub enum Target {
         store: muster_store::Store,
         org: muster_core::OrgId,
         window_secs: u64,
+        correlation: muster_intake::correlate::CorrelationConfig,
         /// Rules for `sigma-events`, and the TLP of the alerts they raise.
         sigma: Option<(std::sync::Arc<RuleSet>, Option<muster_core::Tlp>)>,
     },
@@ -197,9 +198,9 @@ async fn send(
     key: String,
 ) -> Result<IntakeResult> {
     match target {
-        Target::Local { store, org, window_secs, .. } => {
+        Target::Local { store, org, window_secs, correlation, .. } => {
             let batch = Batch { body: chunk.to_vec().into(), format, report, key: Some(key) };
-            ingest_batch(store, *org, *window_secs, batch).await.map_err(|e| anyhow::anyhow!("{e}"))
+            ingest_batch(store, *org, *window_secs, correlation, batch).await.map_err(|e| anyhow::anyhow!("{e}"))
         }
         Target::Server { url, token } => {
             let client = reqwest::Client::new();

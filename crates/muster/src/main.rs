@@ -445,7 +445,13 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     } else {
                         None
                     };
-                    ingest::Target::Local { store: s, org, window_secs: cfg.dedup_window_secs, sigma }
+                    ingest::Target::Local {
+                        store: s,
+                        org,
+                        window_secs: cfg.dedup_window_secs,
+                        sigma,
+                        correlation: cfg.correlation.clone(),
+                    }
                 }
             };
             let summary = if events {

@@ -10,9 +10,12 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use muster_core::Role;
 use muster_intake::batch::{Limits, read_batch};
+use muster_intake::correlate::{CorrelationConfig, Key, lookup_keys, open_incident, plan_batch};
 use muster_intake::dedup::{Decision, Seen, decide_seen, merge_batch};
 use muster_intake::{Alert, Format, ParseOptions};
-use muster_store::{AlertRow, IngestCounts, Ingested, NewAlert, Sighting};
+use muster_store::{
+    AlertRow, BatchLink, Correlation, IngestCounts, Ingested, NewAlert, OpenMatch, OpenedIncident, Sighting,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -74,6 +77,7 @@ pub(crate) fn to_new_alert(a: &Alert) -> NewAlert {
         count: i64::try_from(a.count).unwrap_or(i64::MAX),
         doc: serde_json::to_string(a).unwrap_or_else(|_| "{}".into()),
         original: muster_intake::compress_original(&a.original),
+        observables: a.observables.iter().map(|o| (o.kind().as_str().to_owned(), o.value().to_owned())).collect(),
     }
 }
 
@@ -102,7 +106,8 @@ pub async fn ingest(
     let key = idempotency_key(&headers)?;
     let _permit = state.intake.try_acquire().map_err(|_| AppError::Unavailable(1))?;
     let batch = Batch { body, format, report: q.report, key };
-    let result = ingest_batch(&state.store, p.org.id, state.config.dedup_window_secs, batch).await?;
+    let result =
+        ingest_batch(&state.store, p.org.id, state.config.dedup_window_secs, &state.config.correlation, batch).await?;
     if !result.replayed {
         state.alerts_committed(p.org.id, result.created, result.duplicates);
     }
@@ -175,8 +180,9 @@ pub struct Batch {
     pub key: Option<String>,
 }
 
-/// Parses, folds and commits one batch for `org`; the answer is sent only
-/// after the commit. Shared by the HTTP route and `muster ingest` on a local store.
+/// Parses, folds, correlates and commits one batch for `org`; the answer is
+/// sent only after the commit. Shared by the HTTP route, syslog, the TheHive
+/// endpoint and `muster ingest` on a local store.
 ///
 /// # Errors
 /// Store errors; nothing of the batch is kept then.
@@ -184,13 +190,27 @@ pub async fn ingest_batch(
     store: &muster_store::Store,
     org: muster_core::OrgId,
     window_secs: u64,
+    correlation: &CorrelationConfig,
     batch: Batch,
 ) -> ApiResult<IntakeResult> {
     let window = time::Duration::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX));
     let Batch { body, format, report, key } = batch;
-    let (alerts, mut result) = tokio::task::spawn_blocking(move || parse(&body, format, report.as_deref(), window))
-        .await
-        .map_err(|e| AppError::Internal(format!("parser task: {e}")))?;
+    let (merged, alerts, mut result) =
+        tokio::task::spawn_blocking(move || parse(&body, format, report.as_deref(), window))
+            .await
+            .map_err(|e| AppError::Internal(format!("parser task: {e}")))?;
+    let merge = move |stored: &Sighting, a: &NewAlert| match decide_seen(
+        window,
+        &seen(stored.first_seen, stored.last_seen, stored.count),
+        &seen(a.first_seen, a.last_seen, a.count),
+    ) {
+        Decision::New => None,
+        Decision::Duplicate(s) => Some(Sighting {
+            first_seen: muster_store::to_ms(s.first_seen),
+            last_seen: muster_store::to_ms(s.last_seen),
+            count: i64::try_from(s.count).unwrap_or(i64::MAX),
+        }),
+    };
     let folded_in_batch = result.duplicates;
     let rejected = std::mem::take(&mut result.rejected);
     let answer = |c: IngestCounts| {
@@ -207,7 +227,9 @@ pub async fn ingest_batch(
         };
         serde_json::to_string(&stored).unwrap_or_default()
     };
-    match commit(store, org, window, key.as_deref(), &alerts, answer).await? {
+    let window_ms = window.whole_milliseconds().try_into().unwrap_or(i64::MAX);
+    let correlation = correlation.enabled.then(|| correlate(correlation, &merged));
+    match store.ingest_alerts_correlated(org, key.as_deref(), &alerts, window_ms, merge, correlation, answer).await? {
         Ingested::Committed(c) => Ok(IntakeResult {
             created: c.created,
             duplicates: folded_in_batch + c.duplicates,
@@ -251,13 +273,68 @@ pub(crate) async fn commit(
     Ok(store.ingest_alerts(org, key, alerts, window_ms, merge, answer).await?)
 }
 
-/// Parses and folds a batch: the alerts to store and the answer so far.
+
+/// The correlation of a batch's alerts (`merged`, parallel to what the store
+/// gets): the store looks up the open incidents sharing these keys and asks
+/// `muster-intake`'s rules what to do with the alerts it stores as new.
+fn correlate<'a>(config: &'a CorrelationConfig, merged: &'a [Alert]) -> Correlation<'a> {
+    let lookup = lookup_keys(config, merged);
+    let decide = move |new_rows: &[usize], matches: Vec<OpenMatch>| {
+        let mut open: std::collections::BTreeMap<String, (i64, std::collections::BTreeSet<Key>)> =
+            std::collections::BTreeMap::new();
+        for m in matches {
+            open.entry(m.incident)
+                .or_insert_with(|| (m.opened, std::collections::BTreeSet::new()))
+                .1
+                .insert((m.kind, m.value));
+        }
+        let open = open
+            .into_iter()
+            .map(|(id, (opened, keys))| open_incident(id, muster_store::from_ms(opened), keys))
+            .collect();
+        let refs: Vec<&Alert> = new_rows.iter().map(|&i| &merged[i]).collect();
+        let plan = plan_batch(config, open, &refs, || format!("incident--{}", uuid::Uuid::now_v7()));
+        let opened = plan
+            .opened
+            .iter()
+            .map(|(id, opener)| {
+                let a = refs[*opener];
+                let severity = plan
+                    .links
+                    .iter()
+                    .filter(|l| &l.incident == id)
+                    .map(|l| refs[l.alert].severity)
+                    .max()
+                    .unwrap_or(a.severity);
+                let reason = plan.links.iter().find(|l| l.alert == *opener).map(|l| l.reason.to_string());
+                OpenedIncident {
+                    id: id.clone(),
+                    title: a.title.clone(),
+                    severity: severity.as_str().to_owned(),
+                    rsit_type: Some(a.rsit.as_str().to_owned()),
+                    tlp: a.tlp,
+                    pap: a.pap.as_str().to_owned(),
+                    reason: reason.unwrap_or_default(),
+                }
+            })
+            .collect();
+        let links = plan
+            .links
+            .into_iter()
+            .map(|l| BatchLink { alert: new_rows[l.alert], incident: l.incident, reason: l.reason.to_string() })
+            .collect();
+        (opened, links)
+    };
+    Correlation { lookup: lookup.into_iter().collect(), decide: Box::new(decide) }
+}
+
+/// Parses and folds a batch: the folded alerts, what the store gets of each, and the answer so far.
 fn parse(
     body: &[u8],
     format: Option<Format>,
     report: Option<&str>,
     window: time::Duration,
-) -> (Vec<NewAlert>, IntakeResult) {
+) -> (Vec<Alert>, Vec<NewAlert>, IntakeResult) {
     let options = ParseOptions::new(time::OffsetDateTime::now_utc());
     let records = read_batch(body, format, report, &options, Limits::default());
     let mut result =
@@ -276,7 +353,8 @@ fn parse(
     let before = alerts.len();
     let (merged, _) = merge_batch(window, alerts);
     result.duplicates = (before - merged.len()) as u64;
-    (merged.iter().map(to_new_alert).collect(), result)
+    let stored = merged.iter().map(to_new_alert).collect();
+    (merged, stored, result)
 }
 
 /// An alert as lists show it.

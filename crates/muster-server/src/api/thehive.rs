@@ -109,7 +109,8 @@ pub async fn create_alert(State(state): State<AppState>, p: Principal, Body(body
     one.extend_from_slice(&body);
     one.push(b']');
     let batch = Batch { body: one.into(), format: Some(Format::TheHive), report: None, key: None };
-    let result = ingest_batch(&state.store, p.org.id, state.config.dedup_window_secs, batch).await?;
+    let result =
+        ingest_batch(&state.store, p.org.id, state.config.dedup_window_secs, &state.config.correlation, batch).await?;
     state.alerts_committed(p.org.id, result.created, result.duplicates);
     if let Some(r) = result.rejected.first() {
         return Ok(thehive_error("AttributeCheckingError", "bad_request", r.reason.clone()));

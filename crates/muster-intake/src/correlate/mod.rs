@@ -1,126 +1,52 @@
 //! Correlation: grouping alerts into incidents. Pure and deterministic: given
-//! the same state and alert, the same decision, with the reason recorded
-//! (which rule, which shared value). The server persists the state.
+//! the same state and alerts, the same decisions, each with its reason
+//! (which rule, which shared value). The store persists what is decided.
 //!
 //! For each incoming alert, in rule order:
 //! 1. attach it to an open incident that shares a key (observable, rule or
-//!    host, as the rule says) and was active inside the rule's window;
+//!    host, as the rule says) — incidents opened in this batch must have been
+//!    active inside the rule's window, incidents loaded from the store attach
+//!    for as long as they are open;
 //! 2. otherwise open an incident when the alert is at or above
 //!    [`CorrelationConfig::open_at`], taking along recent alerts sharing a key;
 //! 3. otherwise open one when a rule's `min_alerts` recent alerts share a key;
-//! 4. otherwise leave it standalone (remembered for step 3).
+//! 4. otherwise leave it standalone (remembered for steps 2 and 3).
 
-use std::collections::{BTreeMap, BTreeSet};
+mod batch;
+mod config;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::alert::{Alert, Fingerprint, Severity};
-use crate::observable::ObservableKind;
+pub use batch::{BatchPlan, Link, lookup_keys, open_incident, plan_batch};
+pub use config::{CorrelationConfig, CorrelationRule, DEFAULT_IGNORED_NETWORKS, GroupBy, Network};
 
-/// What alerts must share to be grouped by a rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "by")]
-pub enum GroupBy {
-    /// An observable of one of these kinds.
-    Observable { kinds: Vec<ObservableKind> },
-    /// The detection rule (source + rule id).
-    Rule,
-    /// The reporting / affected host.
-    Host,
-}
-
-/// One correlation rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CorrelationRule {
-    pub name: String,
-    pub group_by: GroupBy,
-    /// How far apart alerts may be and still be grouped.
-    #[serde(with = "seconds")]
-    pub window: Duration,
-    /// Alerts below this severity are not grouped by this rule.
-    pub min_severity: Severity,
-    /// Recent standalone alerts sharing a key (this one included) that open an incident.
-    pub min_alerts: usize,
-}
-
-mod seconds {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_i64(d.whole_seconds())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        i64::deserialize(d).map(Duration::seconds)
-    }
-}
-
-/// The correlation settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CorrelationConfig {
-    pub rules: Vec<CorrelationRule>,
-    /// An alert at or above this opens an incident on its own.
-    pub open_at: Severity,
-    /// Most standalone alerts remembered (oldest forgotten first).
-    pub max_recent: usize,
-}
-
-impl Default for CorrelationConfig {
-    /// Shared IP within 1 h, shared indicator (domain, URL, hash, CVE) within
-    /// 24 h, same rule on the same host within 1 h; 5 related low alerts or
-    /// one high alert open an incident.
-    fn default() -> Self {
-        use ObservableKind as K;
-        Self {
-            rules: vec![
-                CorrelationRule {
-                    name: "shared-indicator".into(),
-                    group_by: GroupBy::Observable {
-                        kinds: vec![K::Domain, K::Url, K::Md5, K::Sha1, K::Sha256, K::Cve, K::Email],
-                    },
-                    window: Duration::hours(24),
-                    min_severity: Severity::Low,
-                    min_alerts: 3,
-                },
-                CorrelationRule {
-                    name: "shared-address".into(),
-                    group_by: GroupBy::Observable { kinds: vec![K::Ipv4, K::Ipv6] },
-                    window: Duration::hours(1),
-                    min_severity: Severity::Low,
-                    min_alerts: 5,
-                },
-                CorrelationRule {
-                    name: "same-host".into(),
-                    group_by: GroupBy::Host,
-                    window: Duration::hours(1),
-                    min_severity: Severity::Medium,
-                    min_alerts: 5,
-                },
-                CorrelationRule {
-                    name: "same-rule".into(),
-                    group_by: GroupBy::Rule,
-                    window: Duration::hours(1),
-                    min_severity: Severity::Medium,
-                    min_alerts: 10,
-                },
-            ],
-            open_at: Severity::High,
-            max_recent: 100_000,
-        }
-    }
-}
+use crate::alert::{Alert, Fingerprint};
 
 /// Why an alert was grouped.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Reason {
     /// The correlation rule's name, or `severity-threshold`.
     pub rule: String,
-    /// What was shared: an observable kind, `rule`, `host` or `severity`.
+    /// What was shared: an observable kind, `rule`, `host`, `rule-host` or `severity`.
     pub key: String,
     /// The shared value.
     pub value: String,
+}
+
+impl fmt::Display for Reason {
+    /// `rule=shared-address, shared=ipv4:192.0.2.7`, or
+    /// `rule=severity-threshold, severity=high` for an alert that opened an incident on its own.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key == "severity" {
+            write!(f, "rule={}, severity={}", self.rule, self.value)
+        } else {
+            write!(f, "rule={}, shared={}:{}", self.rule, self.key, self.value)
+        }
+    }
 }
 
 /// A grouping key: (kind, value).
@@ -131,7 +57,9 @@ pub type Key = (String, String);
 pub struct OpenIncident {
     pub id: String,
     pub opened: OffsetDateTime,
-    pub last_activity: OffsetDateTime,
+    /// The latest alert time; `None` for an incident loaded from the store,
+    /// which takes sharing alerts for as long as it stays open.
+    pub last_activity: Option<OffsetDateTime>,
     pub keys: BTreeSet<Key>,
 }
 
@@ -153,34 +81,39 @@ pub enum Decision {
     Standalone,
 }
 
-/// Open incidents and recent standalone alerts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Open incidents and recent standalone alerts, each indexed by key so a
+/// decision costs the alert's keys, not the number of incidents or alerts.
+#[derive(Debug, Clone, Default)]
 pub struct CorrelationState {
-    pub incidents: Vec<OpenIncident>,
-    recent: Vec<Recent>,
+    incidents: Vec<OpenIncident>,
+    incidents_by_key: HashMap<Key, Vec<usize>>,
+    /// Standalone alerts by arrival sequence (removed ones are gone from here
+    /// but may linger in the key index, which skips them).
+    recent: BTreeMap<u64, Recent>,
+    recent_by_key: HashMap<Key, Vec<u64>>,
+    next_seq: u64,
 }
 
-fn keys_for(rule: &CorrelationRule, alert: &Alert) -> BTreeSet<Key> {
+fn keys_for(config: &CorrelationConfig, rule: &CorrelationRule, alert: &Alert) -> BTreeSet<Key> {
+    let rule_id = || alert.rule.as_ref().and_then(|r| r.id.as_ref()).map(|id| format!("{}:{id}", alert.source));
     match &rule.group_by {
         GroupBy::Observable { kinds } => alert
             .observables
             .iter()
-            .filter(|o| kinds.contains(&o.kind()))
+            .filter(|o| kinds.contains(&o.kind()) && !config.ignores(o.kind(), o.value()))
             .map(|o| (o.kind().as_str().to_owned(), o.value().to_owned()))
             .collect(),
-        GroupBy::Rule => alert
-            .rule
-            .as_ref()
-            .and_then(|r| r.id.as_ref())
-            .map(|id| ("rule".to_owned(), format!("{}:{id}", alert.source)))
-            .into_iter()
-            .collect(),
+        GroupBy::Rule => rule_id().map(|r| ("rule".to_owned(), r)).into_iter().collect(),
         GroupBy::Host => alert.host.iter().map(|h| ("host".to_owned(), h.clone())).collect(),
+        GroupBy::RuleHost => match (rule_id(), alert.host.as_deref()) {
+            (Some(r), Some(h)) => [("rule-host".to_owned(), format!("{r}@{h}"))].into(),
+            _ => BTreeSet::new(),
+        },
     }
 }
 
 fn all_keys(config: &CorrelationConfig, alert: &Alert) -> BTreeSet<Key> {
-    config.rules.iter().filter(|r| alert.severity >= r.min_severity).flat_map(|r| keys_for(r, alert)).collect()
+    config.rules.iter().filter(|r| alert.severity >= r.min_severity).flat_map(|r| keys_for(config, r, alert)).collect()
 }
 
 fn within(a: OffsetDateTime, b: OffsetDateTime, window: Duration) -> bool {
@@ -195,12 +128,26 @@ impl CorrelationState {
 
     /// Registers an incident opened elsewhere (e.g. loaded from the store).
     pub fn add_incident(&mut self, incident: OpenIncident) {
+        let i = self.incidents.len();
+        for k in &incident.keys {
+            self.incidents_by_key.entry(k.clone()).or_default().push(i);
+        }
         self.incidents.push(incident);
     }
 
     /// Removes an incident that was closed.
     pub fn close_incident(&mut self, id: &str) {
-        self.incidents.retain(|i| i.id != id);
+        let kept: Vec<OpenIncident> = std::mem::take(&mut self.incidents).into_iter().filter(|i| i.id != id).collect();
+        self.incidents_by_key.clear();
+        for inc in kept {
+            self.add_incident(inc);
+        }
+    }
+
+    /// The open incidents known.
+    #[must_use]
+    pub fn incidents(&self) -> &[OpenIncident] {
+        &self.incidents
     }
 
     /// Decides what to do with `alert`. Does not change the state.
@@ -208,20 +155,25 @@ impl CorrelationState {
     pub fn decide(&self, config: &CorrelationConfig, alert: &Alert) -> Decision {
         let t = alert.first_seen;
         for rule in config.rules.iter().filter(|r| alert.severity >= r.min_severity) {
-            let keys = keys_for(rule, alert);
-            let mut best: Option<(&OpenIncident, &Key)> = None;
-            for inc in &self.incidents {
-                if !within(t, inc.last_activity, rule.window) {
-                    continue;
-                }
-                if let Some(k) = keys.iter().find(|k| inc.keys.contains(*k)) {
-                    let better = best.is_none_or(|(b, _)| (inc.opened, &inc.id) < (b.opened, &b.id));
-                    if better {
-                        best = Some((inc, k));
+            let keys = keys_for(config, rule, alert);
+            let mut best: Option<&OpenIncident> = None;
+            for k in &keys {
+                for &i in self.incidents_by_key.get(k).map_or(&[][..], Vec::as_slice) {
+                    let inc = &self.incidents[i];
+                    if inc.last_activity.is_some_and(|last| !within(t, last, rule.window)) {
+                        continue;
+                    }
+                    // Incidents already in the store first (their `opened` is a wall-clock
+                    // time, not an alert time), then the oldest.
+                    let rank = |i: &OpenIncident| (i.last_activity.is_some(), i.opened);
+                    if best.is_none_or(|b| (rank(inc), &inc.id) < (rank(b), &b.id)) {
+                        best = Some(inc);
                     }
                 }
             }
-            if let Some((inc, (kind, value))) = best {
+            if let Some(inc) = best
+                && let Some((kind, value)) = keys.iter().find(|k| inc.keys.contains(*k))
+            {
                 return Decision::Attach {
                     incident: inc.id.clone(),
                     reason: Reason { rule: rule.name.clone(), key: kind.clone(), value: value.clone() },
@@ -230,7 +182,7 @@ impl CorrelationState {
         }
         if alert.severity >= config.open_at {
             let keys = all_keys(config, alert);
-            let related = self.related(config, alert, &keys);
+            let related = self.related(config.longest_window(), t, &keys);
             return Decision::Open {
                 reason: Reason {
                     rule: "severity-threshold".into(),
@@ -241,21 +193,15 @@ impl CorrelationState {
             };
         }
         for rule in config.rules.iter().filter(|r| alert.severity >= r.min_severity) {
-            let mut by_key: BTreeMap<&Key, Vec<Fingerprint>> = BTreeMap::new();
-            let keys = keys_for(rule, alert);
-            for r in self.recent.iter().filter(|r| within(t, r.time, rule.window)) {
-                for k in keys.iter().filter(|k| r.keys.contains(*k)) {
-                    by_key.entry(k).or_default().push(r.fingerprint);
-                }
-            }
+            let Some(min_alerts) = rule.min_alerts else { continue };
+            let keys = keys_for(config, rule, alert);
             // Deterministic: the key with the most alerts, then the smallest key.
-            let pick = by_key
-                .into_iter()
-                .filter(|(_, fps)| fps.len() + 1 >= rule.min_alerts)
+            let pick = keys
+                .iter()
+                .map(|k| (k, self.related(rule.window, t, &[k.clone()].into())))
+                .filter(|(_, fps)| fps.len() + 1 >= min_alerts)
                 .max_by(|a, b| a.1.len().cmp(&b.1.len()).then_with(|| b.0.cmp(a.0)));
-            if let Some(((kind, value), mut fps)) = pick {
-                fps.sort();
-                fps.dedup();
+            if let Some(((kind, value), fps)) = pick {
                 return Decision::Open {
                     reason: Reason { rule: rule.name.clone(), key: kind.clone(), value: value.clone() },
                     related: fps,
@@ -265,12 +211,14 @@ impl CorrelationState {
         Decision::Standalone
     }
 
-    fn related(&self, config: &CorrelationConfig, alert: &Alert, keys: &BTreeSet<Key>) -> Vec<Fingerprint> {
-        let window = config.rules.iter().map(|r| r.window).max().unwrap_or(Duration::ZERO);
-        let mut fps: Vec<Fingerprint> = self
-            .recent
+    /// Recent standalone alerts within `window` of `t` sharing one of `keys`.
+    fn related(&self, window: Duration, t: OffsetDateTime, keys: &BTreeSet<Key>) -> Vec<Fingerprint> {
+        let mut fps: Vec<Fingerprint> = keys
             .iter()
-            .filter(|r| within(alert.first_seen, r.time, window) && !r.keys.is_disjoint(keys))
+            .filter_map(|k| self.recent_by_key.get(k))
+            .flatten()
+            .filter_map(|seq| self.recent.get(seq))
+            .filter(|r| within(t, r.time, window))
             .map(|r| r.fingerprint)
             .collect();
         fps.sort();
@@ -284,34 +232,55 @@ impl CorrelationState {
         let t = alert.last_seen;
         match decision {
             Decision::Attach { incident, .. } => {
-                if let Some(inc) = self.incidents.iter_mut().find(|i| &i.id == incident) {
-                    inc.keys.extend(keys);
-                    inc.last_activity = inc.last_activity.max(t);
+                if let Some(i) = self.incidents.iter().position(|i| &i.id == incident) {
+                    for k in &keys {
+                        if self.incidents[i].keys.insert(k.clone()) {
+                            self.incidents_by_key.entry(k.clone()).or_default().push(i);
+                        }
+                    }
+                    let inc = &mut self.incidents[i];
+                    inc.last_activity = inc.last_activity.map(|last| last.max(t));
                 }
             }
             Decision::Open { related, .. } => {
                 let mut inc_keys = keys;
-                self.recent.retain(|r| {
-                    let taken = related.contains(&r.fingerprint);
-                    if taken {
-                        inc_keys.extend(r.keys.iter().cloned());
-                    }
-                    !taken
-                });
-                self.incidents.push(OpenIncident {
+                if !related.is_empty() {
+                    self.recent.retain(|_, r| {
+                        let taken = related.binary_search(&r.fingerprint).is_ok();
+                        if taken {
+                            inc_keys.extend(r.keys.iter().cloned());
+                        }
+                        !taken
+                    });
+                }
+                self.add_incident(OpenIncident {
                     id: new_id.to_owned(),
                     opened: alert.first_seen,
-                    last_activity: t,
+                    last_activity: Some(t),
                     keys: inc_keys,
                 });
             }
             Decision::Standalone => {
-                self.recent.push(Recent { fingerprint: alert.fingerprint, time: t, keys });
-                let window = config.rules.iter().map(|r| r.window).max().unwrap_or(Duration::ZERO);
-                self.recent.retain(|r| within(t, r.time, window));
+                if keys.is_empty() {
+                    return;
+                }
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                for k in &keys {
+                    self.recent_by_key.entry(k.clone()).or_default().push(seq);
+                }
+                self.recent.insert(seq, Recent { fingerprint: alert.fingerprint, time: t, keys });
                 if self.recent.len() > config.max_recent {
-                    let excess = self.recent.len() - config.max_recent;
-                    self.recent.drain(..excess);
+                    let window = config.longest_window();
+                    self.recent.retain(|_, r| within(t, r.time, window));
+                    while self.recent.len() > config.max_recent {
+                        self.recent.pop_first();
+                    }
+                    let live = &self.recent;
+                    self.recent_by_key.retain(|_, seqs| {
+                        seqs.retain(|s| live.contains_key(s));
+                        !seqs.is_empty()
+                    });
                 }
             }
         }
@@ -327,8 +296,8 @@ impl CorrelationState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::{Format, Rule};
-    use crate::observable::Role;
+    use crate::alert::{Format, Rule, Severity};
+    use crate::observable::{ObservableKind, Role};
     use muster_core::taxonomy::RsitType;
     use time::macros::datetime;
 
@@ -373,13 +342,14 @@ mod tests {
 
     #[test]
     fn enough_low_alerts_sharing_an_indicator_open_an_incident() {
-        let c = CorrelationConfig::default();
+        let mut c = CorrelationConfig::default();
+        c.rules[0].min_alerts = Some(3);
         let mut s = CorrelationState::new();
-        let a1 = alert(0, Severity::Low, "10.0.0.1", Some("evil.example"));
-        let a2 = alert(5, Severity::Low, "10.0.0.2", Some("evil.example"));
+        let a1 = alert(0, Severity::Low, "198.51.100.1", Some("evil.example"));
+        let a2 = alert(5, Severity::Low, "198.51.100.2", Some("evil.example"));
         assert_eq!(run(&mut s, &c, &a1, "i1"), Decision::Standalone);
         assert_eq!(run(&mut s, &c, &a2, "i2"), Decision::Standalone);
-        let d = run(&mut s, &c, &alert(9, Severity::Low, "10.0.0.3", Some("evil.example")), "i3");
+        let d = run(&mut s, &c, &alert(9, Severity::Low, "198.51.100.3", Some("evil.example")), "i3");
         let mut related = vec![a1.fingerprint, a2.fingerprint];
         related.sort();
         assert_eq!(
@@ -390,8 +360,8 @@ mod tests {
             }
         );
         assert_eq!(s.recent_len(), 0, "grouped alerts leave the recent list");
-        // The incident now knows 10.0.0.1, so a later alert from it attaches.
-        let d = s.decide(&c, &alert(20, Severity::Low, "10.0.0.1", None));
+        // The incident now knows 198.51.100.1, so a later alert from it attaches.
+        let d = s.decide(&c, &alert(20, Severity::Low, "198.51.100.1", None));
         assert!(matches!(d, Decision::Attach { ref incident, .. } if incident == "i3"), "{d:?}");
     }
 
@@ -403,11 +373,11 @@ mod tests {
             s.add_incident(OpenIncident {
                 id: id.into(),
                 opened: T0 + Duration::minutes(minute),
-                last_activity: T0 + Duration::minutes(minute),
-                keys: [("ipv4".to_owned(), "10.9.9.9".to_owned())].into(),
+                last_activity: Some(T0 + Duration::minutes(minute)),
+                keys: [("ipv4".to_owned(), "198.51.100.99".to_owned())].into(),
             });
         }
-        let a = alert(10, Severity::Low, "10.9.9.9", None);
+        let a = alert(10, Severity::Low, "198.51.100.99", None);
         let first = s.decide(&c, &a);
         assert!(matches!(&first, Decision::Attach { incident, .. } if incident == "a"));
         assert_eq!(s.decide(&c, &a), first);
@@ -419,10 +389,10 @@ mod tests {
     fn below_a_rules_severity_the_rule_does_not_group() {
         let c = CorrelationConfig::default();
         let mut s = CorrelationState::new();
-        let mut a = alert(0, Severity::Info, "10.0.0.1", Some("x.example"));
+        let mut a = alert(0, Severity::Info, "198.51.100.1", Some("x.example"));
         a.host = Some("web-1".into());
         for i in 0..10 {
-            let mut b = alert(i, Severity::Info, "10.0.0.1", Some("x.example"));
+            let mut b = alert(i, Severity::Info, "198.51.100.1", Some("x.example"));
             b.host = Some("web-1".into());
             assert_eq!(run(&mut s, &c, &b, "i"), Decision::Standalone);
         }
@@ -434,7 +404,7 @@ mod tests {
         let c = CorrelationConfig { max_recent: 3, ..CorrelationConfig::default() };
         let mut s = CorrelationState::new();
         for i in 0..10 {
-            let a = alert(i, Severity::Low, &format!("10.0.1.{i}"), None);
+            let a = alert(i, Severity::Low, &format!("203.0.113.{i}"), None);
             run(&mut s, &c, &a, "i");
         }
         assert_eq!(s.recent_len(), 3);

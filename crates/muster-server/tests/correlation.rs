@@ -1,0 +1,174 @@
+//! Correlation at intake: batches of Suricata alerts sharing an attacker
+//! address open one incident and join it later, each link with its reason on
+//! the timeline; closed incidents are not reused; low alerts alone open
+//! nothing; a replayed batch changes nothing. On SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Backend, TestServer};
+use muster_core::Role;
+use serde_json::{Value, json};
+
+fn eve(minute: u32, src: &str, dest: &str, sid: u64, severity: u8) -> String {
+    json!({
+        "timestamp": format!("2026-11-27T10:{minute:02}:00.000000+0000"),
+        "event_type": "alert",
+        "src_ip": src, "src_port": 44_123, "dest_ip": dest, "dest_port": 22, "proto": "TCP",
+        "alert": { "action": "allowed", "gid": 1, "signature_id": sid, "rev": 1,
+                   "signature": format!("ET SCAN probe {sid}"), "category": "Attempted Information Leak", "severity": severity }
+    })
+    .to_string()
+}
+
+struct Client {
+    s: TestServer,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    async fn post(&self, lines: &[String]) -> Value {
+        let r = self
+            .http
+            .post(self.s.url("/api/v1/alerts?format=eve"))
+            .bearer_auth(&self.token)
+            .body(lines.join("\n"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let r = self.http.get(self.s.url(path)).bearer_auth(&self.token).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().await.unwrap()
+    }
+
+    async fn incidents(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        for i in self.get("/api/v1/incidents").await.as_array().unwrap() {
+            out.push(self.get(&format!("/api/v1/incidents/{}", i["id"].as_str().unwrap())).await);
+        }
+        out.sort_by_key(|i| i["detected_at"].as_str().unwrap_or_default().to_owned() + i["id"].as_str().unwrap());
+        out
+    }
+
+    async fn status(&self, id: &str, body: Value) {
+        let r = self
+            .http
+            .post(self.s.url(&format!("/api/v1/incidents/{id}/status")))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+}
+
+fn timeline(inc: &Value) -> Vec<String> {
+    inc["timeline"].as_array().unwrap().iter().map(|e| e["text"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn alerts_sharing_an_attacker_address_are_grouped_into_one_incident(backend: Backend) {
+    let Some(s) = TestServer::start_with(backend, |_| {}).await else { return };
+    let org = s.org("soc-corr").await;
+    let u = s.user("corr-analyst", org.id, Role::Analyst, "analyst password 1").await;
+    let token = s.token(&u, Role::Analyst).await;
+    let c = Client { s, token, http: reqwest::Client::new() };
+    let attacker = "192.0.2.7";
+
+    // One high alert and two medium ones from the same attacker against different internal hosts.
+    let first = vec![
+        eve(0, attacker, "10.0.0.1", 1, 2),
+        eve(1, attacker, "10.0.0.2", 2, 1),
+        eve(2, attacker, "10.0.0.3", 3, 3),
+    ];
+    let r = c.post(&first).await;
+    assert_eq!(r["created"], 3, "{r}");
+    let incs = c.incidents().await;
+    assert_eq!(incs.len(), 1, "one incident: {incs:?}");
+    let inc = &incs[0];
+    assert_eq!(inc["alert_ids"].as_array().unwrap().len(), 3, "{inc}");
+    assert_eq!(inc["severity"], "high");
+    assert_eq!(inc["status"], "new");
+    let lines = timeline(inc);
+    assert!(lines.iter().any(|l| l.contains("rule=severity-threshold, severity=high")), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "linked 2 alerts (rule=shared-address, shared=ipv4:192.0.2.7)"), "{lines:?}");
+    assert!(inc["timeline"].as_array().unwrap().iter().all(|e| e["actor"] == "correlation"));
+    let id = inc["id"].as_str().unwrap().to_owned();
+    let alerts = c.get("/api/v1/alerts").await;
+    assert!(alerts["alerts"].as_array().unwrap().iter().all(|a| a["status"] == "triaged"), "{alerts}");
+
+    // The same batch again: folded into the stored alerts, incidents untouched.
+    let r = c.post(&first).await;
+    assert_eq!((r["created"].as_u64(), r["duplicates"].as_u64()), (Some(0), Some(3)), "{r}");
+    let again = c.incidents().await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["alert_ids"], inc["alert_ids"]);
+    assert_eq!(timeline(&again[0]), lines);
+
+    // A later batch from the attacker joins the open incident, even below the threshold.
+    let r = c.post(&[eve(30, attacker, "10.0.0.9", 4, 3), eve(31, attacker, "10.0.0.9", 5, 2)]).await;
+    assert_eq!(r["created"], 2, "{r}");
+    let incs = c.incidents().await;
+    assert_eq!(incs.len(), 1);
+    assert_eq!(incs[0]["alert_ids"].as_array().unwrap().len(), 5);
+    assert!(timeline(&incs[0]).iter().any(|l| l == "linked 2 alerts (rule=shared-address, shared=ipv4:192.0.2.7)"));
+
+    // Medium alerts of another address, alone: nothing opens; private addresses group nothing.
+    c.post(&[eve(40, "198.51.100.20", "10.0.0.9", 6, 2), eve(41, "198.51.100.20", "10.0.0.9", 7, 2)]).await;
+    let incs = c.incidents().await;
+    assert_eq!(incs.len(), 1);
+    assert_eq!(incs[0]["alert_ids"].as_array().unwrap().len(), 5);
+
+    // Once closed, the incident takes nothing more: the next high alert opens a new one.
+    c.status(&id, json!({ "status": "contained" })).await;
+    c.status(&id, json!({ "status": "closed", "resolution": "true-positive" })).await;
+    c.post(&[eve(50, attacker, "10.0.0.1", 8, 1)]).await;
+    let incs = c.incidents().await;
+    assert_eq!(incs.len(), 2, "{incs:?}");
+    let fresh = incs.iter().find(|i| i["id"] != id.as_str()).unwrap();
+    assert_eq!(fresh["alert_ids"].as_array().unwrap().len(), 1);
+    let closed = incs.iter().find(|i| i["id"] == id.as_str()).unwrap();
+    assert_eq!(closed["alert_ids"].as_array().unwrap().len(), 5);
+
+    // Another organisation's alerts from the same attacker never join this organisation's incident.
+    let other = c.s.org("soc-other").await;
+    let u2 = c.s.user("other-analyst", other.id, Role::Analyst, "analyst password 2").await;
+    let t2 = c.s.token(&u2, Role::Analyst).await;
+    let r = c
+        .http
+        .post(c.s.url("/api/v1/alerts?format=eve"))
+        .bearer_auth(&t2)
+        .body(eve(51, attacker, "10.0.0.1", 9, 3))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let fresh_now = c.get(&format!("/api/v1/incidents/{}", fresh["id"].as_str().unwrap())).await;
+    assert_eq!(fresh_now["alert_ids"].as_array().unwrap().len(), 1);
+}
+
+async fn correlation_can_be_switched_off(backend: Backend) {
+    let Some(s) = TestServer::start_with(backend, |c| c.correlation.enabled = false).await else { return };
+    let org = s.org("soc-off").await;
+    let u = s.user("off-analyst", org.id, Role::Analyst, "analyst password 1").await;
+    let token = s.token(&u, Role::Analyst).await;
+    let c = Client { s, token, http: reqwest::Client::new() };
+    c.post(&[eve(0, "192.0.2.7", "10.0.0.1", 1, 1), eve(1, "192.0.2.7", "10.0.0.1", 2, 1)]).await;
+    assert!(c.incidents().await.is_empty());
+}
+
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite { $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await; })+ }
+        mod postgres { $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await; })+ }
+    };
+}
+
+both!(alerts_sharing_an_attacker_address_are_grouped_into_one_incident, correlation_can_be_switched_off);
