@@ -55,6 +55,8 @@ pub struct Config {
     pub automation_queue: usize,
     /// Detection over raw log events (`[detection]` in the file).
     pub detection: Detection,
+    /// How intake groups alerts into incidents (`[correlation]`, docs/configuration.md).
+    pub correlation: muster_intake::correlate::CorrelationConfig,
 }
 
 /// `[detection]`: Sigma rules run over raw events posted to `/api/v1/events`.
@@ -65,8 +67,6 @@ pub struct Detection {
     pub sigma_rules: Option<PathBuf>,
     /// TLP of the alerts Sigma rules raise; TLP:AMBER when unset.
     pub tlp: Option<muster_core::Tlp>,
-    /// How intake groups alerts into incidents (`[correlation]`, docs/configuration.md).
-    pub correlation: muster_intake::correlate::CorrelationConfig,
 }
 
 impl Default for Config {

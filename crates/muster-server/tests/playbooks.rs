@@ -538,6 +538,9 @@ async fn pages_import_start_a_run_and_complete_its_manual_step() {
             && page.contains("name=\"var.__ip__\""),
         "{page}"
     );
+    // The workflow is drawn server-side as inline SVG inside the graph panel.
+    let graph = page.split("id=\"workflow-graph\">").nth(1).unwrap_or_default();
+    assert!(graph.trim_start().starts_with("<svg"), "graph panel holds an SVG: {graph:.200}");
 
     let r = c
         .post(e.srv.url(&format!("/playbooks/{id}/runs")))

@@ -241,7 +241,7 @@ async fn send(
 
 async fn send_events(target: &Target, source: &EventSource, chunk: &[u8], key: String) -> Result<EventsResult> {
     match target {
-        Target::Local { store, org, window_secs, sigma } => {
+        Target::Local { store, org, window_secs, sigma, .. } => {
             let (rules, tlp) = sigma
                 .clone()
                 .context("--format sigma-events on the local store needs --rules DIR (or [detection] sigma_rules)")?;

@@ -273,7 +273,6 @@ pub(crate) async fn commit(
     Ok(store.ingest_alerts(org, key, alerts, window_ms, merge, answer).await?)
 }
 
-
 /// The correlation of a batch's alerts (`merged`, parallel to what the store
 /// gets): the store looks up the open incidents sharing these keys and asks
 /// `muster-intake`'s rules what to do with the alerts it stores as new.

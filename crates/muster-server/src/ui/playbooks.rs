@@ -101,11 +101,23 @@ struct PlaybookPage {
     can_run: bool,
     can_manage: bool,
     error: Option<String>,
+    /// The workflow drawn as SVG (muster_cacao::graph), escaped there; empty when it cannot be read.
+    graph: String,
 }
 
 async fn playbook_view(state: &AppState, ui: &UiPrincipal, id: String, error: Option<String>) -> PageResult {
     let p = &ui.0;
     let pb = api::get_one(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
+    // get_one passed the access gate for this id; draw the newest version it showed.
+    let graph = state
+        .store
+        .playbook_versions(p.org.id, &id)
+        .await?
+        .iter()
+        .find(|v| v.modified == pb.latest.modified)
+        .and_then(|v| crate::playbooks::library::parse_stored(v).ok())
+        .map(|model| muster_cacao::graph::to_svg(&model))
+        .unwrap_or_default();
     let runs = api::list_runs(
         State(state.clone()),
         p.clone(),
@@ -129,6 +141,7 @@ async fn playbook_view(state: &AppState, ui: &UiPrincipal, id: String, error: Op
         can_run: p.role.at_least(Role::Analyst),
         can_manage: p.role.at_least(Role::Coordinator),
         error,
+        graph,
         nav: ui.nav(state, "playbooks").await,
     };
     let mut resp = render(&page);
