@@ -71,15 +71,15 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   // Keyboard shortcuts: an element with data-key="x" takes the focus on "x"
   // (outside text fields); "?" shows the help. Pages list them (incident page).
-  const help = document.getElementById("shortcut-help");
+  const shortcutHelp = document.getElementById("shortcut-help");
   for (const a of document.querySelectorAll("a[data-help]")) {
-    a.addEventListener("click", (e) => { e.preventDefault(); if (help) help.hidden = !help.hidden; });
+    a.addEventListener("click", (e) => { e.preventDefault(); if (shortcutHelp) shortcutHelp.hidden = !shortcutHelp.hidden; });
   }
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
     if (t instanceof HTMLElement && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
-    if (e.key === "?" && help) { help.hidden = !help.hidden; e.preventDefault(); return; }
+    if (e.key === "?" && shortcutHelp) { shortcutHelp.hidden = !shortcutHelp.hidden; e.preventDefault(); return; }
     const el = document.querySelector(`[data-key="${CSS.escape(e.key)}"]`);
     if (el) { el.focus(); el.scrollIntoView({ block: "center" }); e.preventDefault(); }
   });

@@ -50,7 +50,7 @@ impl Client {
 
     async fn incidents(&self) -> Vec<Value> {
         let mut out = Vec::new();
-        for i in self.get("/api/v1/incidents").await.as_array().unwrap() {
+        for i in self.get("/api/v1/incidents").await["items"].as_array().unwrap() {
             out.push(self.get(&format!("/api/v1/incidents/{}", i["id"].as_str().unwrap())).await);
         }
         out.sort_by_key(|i| i["detected_at"].as_str().unwrap_or_default().to_owned() + i["id"].as_str().unwrap());

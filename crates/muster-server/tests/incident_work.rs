@@ -330,8 +330,10 @@ async fn the_demo_has_incidents_in_different_states_for_two_organisations() {
         let org = s.store.get_org_by_slug(slug).await.unwrap();
         let rows = s.store.list_incidents(org.id, 100).await.unwrap();
         let mine: Vec<_> = rows.iter().filter(|r| r.org == org.id).collect();
+        // The demo alerts also go through correlation, which may open more (new) incidents.
         let mut states: Vec<&str> = mine.iter().map(|r| r.lifecycle.status.as_str()).collect();
         states.sort_unstable();
+        states.dedup();
         assert_eq!(states, ["closed", "contained", "in-progress", "new"], "{slug}");
         let closed = mine.iter().find(|r| r.lifecycle.status.as_str() == "closed").unwrap();
         assert!(closed.lifecycle.resolution.is_some());
