@@ -211,32 +211,45 @@ async fn send(
             if let Some(r) = report {
                 query.push(("report", r));
             }
-            for attempt in 0..60 {
-                let resp = client
-                    .post(format!("{}/api/v1/alerts", url.trim_end_matches('/')))
-                    .query(&query)
-                    .bearer_auth(token)
-                    .header("idempotency-key", &key)
-                    .body(chunk.to_vec())
-                    .send()
-                    .await
-                    .with_context(|| format!("cannot reach {url}"))?;
-                let status = resp.status();
-                if status.as_u16() == 503 || status.as_u16() == 429 {
-                    let wait =
-                        resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(1u64);
-                    tokio::time::sleep(Duration::from_secs(wait.min(30)) + Duration::from_millis(50 * attempt)).await;
-                    continue;
-                }
-                let text = resp.text().await?;
-                if !status.is_success() {
-                    bail!("server answered {status}: {text}");
-                }
-                return serde_json::from_str(&text).with_context(|| format!("unexpected answer: {text}"));
-            }
-            bail!("the server stayed busy; try again later")
+            post_batch(&client, url, "/api/v1/alerts", &query, token, &key, chunk).await
         }
     }
+}
+
+/// Posts one batch to `path` of the server, waiting out 429/503 answers
+/// (`Retry-After`, at most 60 tries); the idempotency key makes a retry safe.
+async fn post_batch<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    url: &str,
+    path: &str,
+    query: &[(&str, impl serde::Serialize)],
+    token: &str,
+    key: &str,
+    chunk: &[u8],
+) -> Result<T> {
+    for attempt in 0..60 {
+        let resp = client
+            .post(format!("{}{path}", url.trim_end_matches('/')))
+            .query(query)
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .body(chunk.to_vec())
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        let status = resp.status();
+        if status.as_u16() == 503 || status.as_u16() == 429 {
+            let wait = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(1u64);
+            tokio::time::sleep(Duration::from_secs(wait.min(30)) + Duration::from_millis(50 * attempt)).await;
+            continue;
+        }
+        let text = resp.text().await?;
+        if !status.is_success() {
+            bail!("server answered {status}: {text}");
+        }
+        return serde_json::from_str(&text).with_context(|| format!("unexpected answer: {text}"));
+    }
+    bail!("the server stayed busy; try again later")
 }
 
 async fn send_events(target: &Target, source: &EventSource, chunk: &[u8], key: String) -> Result<EventsResult> {
@@ -255,30 +268,7 @@ async fn send_events(target: &Target, source: &EventSource, chunk: &[u8], key: S
                     .into_iter()
                     .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
                     .collect();
-            for attempt in 0..60 {
-                let resp = client
-                    .post(format!("{}/api/v1/events", url.trim_end_matches('/')))
-                    .query(&query)
-                    .bearer_auth(token)
-                    .header("idempotency-key", &key)
-                    .body(chunk.to_vec())
-                    .send()
-                    .await
-                    .with_context(|| format!("cannot reach {url}"))?;
-                let status = resp.status();
-                if status.as_u16() == 503 || status.as_u16() == 429 {
-                    let wait =
-                        resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(1u64);
-                    tokio::time::sleep(Duration::from_secs(wait.min(30)) + Duration::from_millis(50 * attempt)).await;
-                    continue;
-                }
-                let text = resp.text().await?;
-                if !status.is_success() {
-                    bail!("server answered {status}: {text}");
-                }
-                return serde_json::from_str(&text).with_context(|| format!("unexpected answer: {text}"));
-            }
-            bail!("the server stayed busy; try again later")
+            post_batch(&client, url, "/api/v1/events", &query, token, &key, chunk).await
         }
     }
 }
