@@ -105,6 +105,23 @@ async fn events_raise_alerts_with_rule_titles(backend: Backend) {
     assert_eq!(detail["alert"]["attack"], serde_json::json!(["T1552.006"]), "{detail}");
     assert_eq!(detail["alert"]["extra"]["sigma.author"], "Florian Roth (Nextron Systems)", "{detail}");
     assert!(detail["original"].as_str().unwrap().contains("findstr  lsass"), "{detail}");
+    // Raised alerts go through correlation like any other: the high one opened an incident.
+    let get = |path: String| {
+        let req = reqwest::Client::new().get(s.url(&path)).bearer_auth(&token);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let incidents = get("/api/v1/incidents".into()).await;
+    let opened: Vec<Value> = {
+        let mut out = Vec::new();
+        for i in incidents["items"].as_array().unwrap() {
+            out.push(get(format!("/api/v1/incidents/{}", i["id"].as_str().unwrap())).await);
+        }
+        out
+    };
+    assert!(
+        opened.iter().any(|i| i["alert_ids"].as_array().unwrap().iter().any(|a| a == id)),
+        "the high Sigma alert is linked to an incident: {incidents}"
+    );
 
     // The same batch with the same key: the stored answer, nothing changes.
     let (_, again) = post(&s, &token, "", batch.into_bytes(), Some("k1")).await;

@@ -254,12 +254,14 @@ async fn post_batch<T: serde::de::DeserializeOwned>(
 
 async fn send_events(target: &Target, source: &EventSource, chunk: &[u8], key: String) -> Result<EventsResult> {
     match target {
-        Target::Local { store, org, window_secs, sigma, .. } => {
+        Target::Local { store, org, window_secs, sigma, correlation } => {
             let (rules, tlp) = sigma
                 .clone()
                 .context("--format sigma-events on the local store needs --rules DIR (or [detection] sigma_rules)")?;
             let batch = EventBatch { body: chunk.to_vec().into(), source: source.clone(), key: Some(key) };
-            ingest_events(store, *org, *window_secs, rules, tlp, batch).await.map_err(|e| anyhow::anyhow!("{e}"))
+            ingest_events(store, *org, *window_secs, rules, tlp, correlation, batch)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
         }
         Target::Server { url, token } => {
             let client = reqwest::Client::new();

@@ -199,18 +199,6 @@ pub async fn ingest_batch(
         tokio::task::spawn_blocking(move || parse(&body, format, report.as_deref(), window))
             .await
             .map_err(|e| AppError::Internal(format!("parser task: {e}")))?;
-    let merge = move |stored: &Sighting, a: &NewAlert| match decide_seen(
-        window,
-        &seen(stored.first_seen, stored.last_seen, stored.count),
-        &seen(a.first_seen, a.last_seen, a.count),
-    ) {
-        Decision::New => None,
-        Decision::Duplicate(s) => Some(Sighting {
-            first_seen: muster_store::to_ms(s.first_seen),
-            last_seen: muster_store::to_ms(s.last_seen),
-            count: i64::try_from(s.count).unwrap_or(i64::MAX),
-        }),
-    };
     let folded_in_batch = result.duplicates;
     let rejected = std::mem::take(&mut result.rejected);
     let answer = |c: IngestCounts| {
@@ -227,9 +215,7 @@ pub async fn ingest_batch(
         };
         serde_json::to_string(&stored).unwrap_or_default()
     };
-    let window_ms = window.whole_milliseconds().try_into().unwrap_or(i64::MAX);
-    let correlation = correlation.enabled.then(|| correlate(correlation, &merged));
-    match store.ingest_alerts_correlated(org, key.as_deref(), &alerts, window_ms, merge, correlation, answer).await? {
+    match commit(store, org, window, key.as_deref(), (&alerts, &merged), correlation, answer).await? {
         Ingested::Committed(c) => Ok(IntakeResult {
             created: c.created,
             duplicates: folded_in_batch + c.duplicates,
@@ -244,8 +230,11 @@ pub async fn ingest_batch(
 }
 
 /// Stores `alerts` for `org` in one transaction, folding repeats of stored
-/// alerts inside `window`; with a `key`, a repeat batch gets the stored
-/// `answer` instead. Shared by alert and event intake.
+/// alerts inside `window` and correlating the new ones into incidents (when
+/// `correlation` is on) in the same transaction; with a `key`, a repeat batch
+/// gets the stored `answer` instead. `alerts.1` are the normalised alerts the
+/// rows of `alerts.0` were made from, in the same order. Shared by alert and
+/// event intake.
 ///
 /// # Errors
 /// Store errors; nothing is kept then.
@@ -254,7 +243,8 @@ pub(crate) async fn commit(
     org: muster_core::OrgId,
     window: time::Duration,
     key: Option<&str>,
-    alerts: &[NewAlert],
+    alerts: (&[NewAlert], &[Alert]),
+    correlation: &CorrelationConfig,
     answer: impl FnOnce(IngestCounts) -> String,
 ) -> ApiResult<Ingested> {
     let merge = move |stored: &Sighting, a: &NewAlert| match decide_seen(
@@ -270,7 +260,9 @@ pub(crate) async fn commit(
         }),
     };
     let window_ms = window.whole_milliseconds().try_into().unwrap_or(i64::MAX);
-    Ok(store.ingest_alerts(org, key, alerts, window_ms, merge, answer).await?)
+    let (rows, merged) = alerts;
+    let correlation = correlation.enabled.then(|| correlate(correlation, merged));
+    Ok(store.ingest_alerts_correlated(org, key, rows, window_ms, merge, correlation, answer).await?)
 }
 
 /// The correlation of a batch's alerts (`merged`, parallel to what the store

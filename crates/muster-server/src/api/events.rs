@@ -106,7 +106,9 @@ pub async fn ingest(
     let _permit = state.intake.try_acquire().map_err(|_| AppError::Unavailable(1))?;
     let cfg = &state.config;
     let batch = EventBatch { body, source, key };
-    let result = ingest_events(&state.store, p.org.id, cfg.dedup_window_secs, rules, cfg.detection.tlp, batch).await?;
+    let result =
+        ingest_events(&state.store, p.org.id, cfg.dedup_window_secs, rules, cfg.detection.tlp, &cfg.correlation, batch)
+            .await?;
     if !result.replayed {
         state.alerts_committed(p.org.id, result.created, result.duplicates);
     }
@@ -125,11 +127,12 @@ pub async fn ingest_events(
     window_secs: u64,
     rules: Arc<RuleSet>,
     tlp: Option<muster_core::Tlp>,
+    correlation: &muster_intake::correlate::CorrelationConfig,
     batch: EventBatch,
 ) -> ApiResult<EventsResult> {
     let window = time::Duration::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX));
     let EventBatch { body, source, key } = batch;
-    let (alerts, result) = tokio::task::spawn_blocking(move || evaluate(&body, &rules, &source, tlp, window))
+    let (merged, alerts, result) = tokio::task::spawn_blocking(move || evaluate(&body, &rules, &source, tlp, window))
         .await
         .map_err(|e| AppError::Internal(format!("detection task: {e}")))?;
     let folded_in_batch = result.duplicates;
@@ -151,7 +154,7 @@ pub async fn ingest_events(
     };
     // Event batches have their own key space, so a key reused across the two intakes cannot answer for the other.
     let key = key.map(|k| format!("events:{k}"));
-    match commit(store, org, window, key.as_deref(), &alerts, answer).await? {
+    match commit(store, org, window, key.as_deref(), (&alerts, &merged), correlation, answer).await? {
         Ingested::Committed(c) => {
             Ok(EventsResult { created: c.created, duplicates: folded_in_batch + c.duplicates, ..result })
         }
@@ -161,14 +164,14 @@ pub async fn ingest_events(
     }
 }
 
-/// Evaluates and folds a batch: the alerts to store and the answer so far.
+/// Evaluates and folds a batch: the folded alerts, what the store gets of each, and the answer so far.
 fn evaluate(
     body: &[u8],
     rules: &RuleSet,
     source: &EventSource,
     tlp: Option<muster_core::Tlp>,
     window: time::Duration,
-) -> (Vec<NewAlert>, EventsResult) {
+) -> (Vec<muster_intake::Alert>, Vec<NewAlert>, EventsResult) {
     let mut options = ParseOptions::new(time::OffsetDateTime::now_utc());
     options.tlp = tlp;
     let records = read_records(body, Limits::default(), |r| rules.evaluate(r, source, &options));
@@ -196,5 +199,6 @@ fn evaluate(
     let before = alerts.len();
     let (merged, _) = merge_batch(window, alerts);
     result.duplicates = (before - merged.len()) as u64;
-    (merged.iter().map(to_new_alert).collect(), result)
+    let stored = merged.iter().map(to_new_alert).collect();
+    (merged, stored, result)
 }
