@@ -104,6 +104,8 @@ impl Browser {
         loop {
             match old.tag_name().await {
                 Err(e) if e.is_stale_element_reference() || e.is_no_such_element() => break,
+                // Chromium sometimes reports the old document's node this way instead of as stale.
+                Err(e) if e.to_string().contains("does not belong to the document") => break,
                 Err(e) => panic!("{what}: waiting for the next page: {e}"),
                 Ok(_) => {}
             }
