@@ -114,7 +114,7 @@ def main():
     env = dict(os.environ, MUSTER_PLAYBOOK_ALLOW_HOSTS="127.0.0.1")
     env.pop("MUSTER_DATABASE_URL", None)
     p = subprocess.Popen([args.bin, "serve", "--data", data, "--listen", f"127.0.0.1:{port}"], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "server.log"), "w"))
     try:
         deadline = time.time() + 60
         while True:
@@ -153,7 +153,7 @@ def main():
         p.terminate()
         p.wait()
         tool.shutdown()
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True) if not os.environ.get("KEEP") else None
 
 
 if __name__ == "__main__":

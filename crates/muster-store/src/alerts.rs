@@ -197,7 +197,7 @@ impl Store {
         let _gate = if self.backend() == Backend::Sqlite { Some(self.write_gate.lock().await) } else { None };
         let org_s = org.uuid().to_string();
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(key) = batch_key {
             // Claim the key first (a write), so a concurrent twin waits for us.
             let claimed = sqlx::query(

@@ -88,7 +88,7 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn audit(&self, e: &NewAuditEntry) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Update first: takes the write lock before reading the head, so
         // concurrent appenders queue up instead of forking the chain.
         let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")

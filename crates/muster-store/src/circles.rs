@@ -38,7 +38,7 @@ impl Store {
         let id = CircleId::new();
         let mut members: BTreeSet<OrgId> = new.members.iter().copied().collect();
         members.insert(owner);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO trust_circles (id, name, description, owner_org, tlp, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id.uuid().to_string())
             .bind(name)

@@ -46,6 +46,18 @@ pub struct Store {
 }
 
 impl Store {
+    /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`:
+    /// it takes the write lock up front and waits for it (`busy_timeout`),
+    /// where a deferred transaction that reads first fails at once with
+    /// "database is locked" when another writer committed meanwhile (WAL
+    /// cannot upgrade a stale read snapshot).
+    pub(crate) async fn begin_write(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Opens (creating when needed) the store and applies pending migrations.
     ///
     /// # Errors

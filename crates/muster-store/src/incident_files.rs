@@ -123,7 +123,7 @@ impl Store {
         let sha = hex::encode(Sha256::digest(content));
         let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
         let _gate = self.gate().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inc = load(&mut tx, incident).await?;
         let now = now_ms();
         sqlx::query(
@@ -272,7 +272,7 @@ impl Store {
     pub async fn apply_template(&self, incident: &str, template: &str, actor: &str) -> Result<usize> {
         let t = self.get_template(template).await?;
         let _gate = self.gate().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inc = load(&mut tx, incident).await?;
         if t.org.is_some_and(|o| o != inc.org) {
             return Err(StoreError::NotFound(format!("template_id: template {template}")));

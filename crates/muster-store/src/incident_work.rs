@@ -233,7 +233,7 @@ impl Store {
         actor: &str,
     ) -> Result<IncidentRow> {
         let _gate = self.gate().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let cur = load(&mut tx, id).await?;
         let read_at = to_ms(cur.updated_at);
         if let Some(e) = expected_updated_at
@@ -363,7 +363,7 @@ impl Store {
     /// [`StoreError::NotFound`], [`StoreError::Invalid`] for the assignee.
     pub async fn add_task(&self, incident: &str, new: &NewTask, actor: &str) -> Result<TaskRow> {
         let _gate = self.gate().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inc = load(&mut tx, incident).await?;
         let id = insert_task(&mut tx, &inc, new, actor).await?;
         let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM incident_tasks WHERE id = $1"))
@@ -380,7 +380,7 @@ impl Store {
     /// [`StoreError::NotFound`] for a task that is not the incident's, [`StoreError::Invalid`] for the assignee.
     pub async fn update_task(&self, incident: &str, task: &str, ch: &TaskChanges, actor: &str) -> Result<TaskRow> {
         let _gate = self.gate().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inc = load(&mut tx, incident).await?;
         let cur = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM incident_tasks WHERE id = $1 AND incident_id = $2"))
             .bind(task)
@@ -473,7 +473,7 @@ impl Store {
     /// [`StoreError::NotFound`].
     pub async fn add_comment(&self, incident: &str, author: &str, text: &str) -> Result<CommentRow> {
         let _gate = self.gate().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inc = load(&mut tx, incident).await?;
         let id = format!("comment--{}", uuid::Uuid::now_v7());
         let now = now_ms();
@@ -524,7 +524,7 @@ impl Store {
     /// [`StoreError::Conflict`] when the incident has it already, [`StoreError::Invalid`] for the TLP.
     pub async fn add_observable(&self, incident: &str, new: &NewObservable, actor: &str) -> Result<IncidentObservable> {
         let _gate = self.gate().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inc = load(&mut tx, incident).await?;
         let tlp = new.tlp.unwrap_or(inc.tlp);
         check_observable_tlp(inc.tlp, tlp).map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -569,7 +569,7 @@ impl Store {
         actor: &str,
     ) -> Result<IncidentObservable> {
         let _gate = self.gate().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inc = load(&mut tx, incident).await?;
         let row = sqlx::query(&format!(
             "SELECT {OBSERVABLE_COLUMNS} FROM incident_observables WHERE id = $1 AND incident_id = $2"
@@ -632,7 +632,7 @@ impl Store {
     /// [`StoreError::NotFound`] naming an alert that is not the organisation's; nothing is linked then.
     pub async fn link_alerts(&self, incident: &str, alerts: &[String], actor: &str) -> Result<u64> {
         let _gate = self.gate().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inc = load(&mut tx, incident).await?;
         let org_s = inc.org.uuid().to_string();
         let mut linked = 0;
@@ -671,7 +671,7 @@ impl Store {
     /// [`StoreError::NotFound`] when the alert is not linked to the incident.
     pub async fn unlink_alert(&self, incident: &str, alert: &str, actor: &str) -> Result<()> {
         let _gate = self.gate().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM incident_alerts WHERE incident_id = $1 AND alert_id = $2")
             .bind(incident)
             .bind(alert)
@@ -703,7 +703,7 @@ impl Store {
     /// [`StoreError::Invalid`] naming the merge rule broken, [`StoreError::NotFound`].
     pub async fn merge_incidents(&self, target: &str, source: &str, actor: &str) -> Result<Merged> {
         let _gate = self.gate().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let a = load(&mut tx, target).await?;
         let b = load(&mut tx, source).await?;
         let closed = merge(

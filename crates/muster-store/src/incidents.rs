@@ -211,7 +211,7 @@ impl Store {
         let org_s = org.uuid().to_string();
         let id = format!("incident--{}", uuid::Uuid::now_v7());
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut occurred: Option<i64> = None;
         for a in &new.alert_ids {
             let first: Option<i64> = sqlx::query_scalar("SELECT first_seen FROM alerts WHERE id = $1 AND org_id = $2")
@@ -305,7 +305,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Conflict`] when the status is no longer `expected`.
     pub async fn save_lifecycle(&self, id: &str, expected: IncidentStatus, l: &Lifecycle, actor: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE incidents SET status = $1, resolution = $2, contained_at = $3, closed_at = $4, updated_at = $5 \
              WHERE id = $6 AND status = $7",
@@ -337,7 +337,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown incident.
     pub async fn add_incident_note(&self, id: &str, actor: &str, text: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(id)

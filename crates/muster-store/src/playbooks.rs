@@ -360,7 +360,7 @@ impl Store {
     pub async fn import_playbook_version(&self, new: &NewPlaybookVersion) -> Result<PlaybookVersionRow> {
         let id = format!("playbook-version--{}", uuid::Uuid::now_v7());
         let org = new.org.uuid().to_string();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO playbooks ({VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)"
         ))
@@ -478,7 +478,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown version or incident.
     pub async fn create_run(&self, new: &NewRun) -> Result<RunRow> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO playbook_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'running', NULL, $7, $8, $9, $10, NULL)"
         ))
@@ -513,7 +513,7 @@ impl Store {
         if status == "running" || !RUN_STATUSES.contains(&status) {
             return Err(StoreError::Invalid(format!("status: {status:?} is not an end state of a run")));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let now = now_ms();
         let n = sqlx::query(
             "UPDATE playbook_runs SET status = $1, status_text = $2, variables = $3, ended_at = $4 \
@@ -664,7 +664,7 @@ impl Store {
     /// Database errors.
     pub async fn open_task(&self, new: &NewManualTask) -> Result<ManualTaskRow> {
         // Write first (insert or nothing), so a SQLite transaction never upgrades a read lock.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = format!("task--{}", uuid::Uuid::now_v7());
         let inserted = sqlx::query(&format!(
             "INSERT INTO playbook_tasks ({TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', NULL, NULL, $10, NULL) \
@@ -764,7 +764,7 @@ impl Store {
         result: Option<&str>,
         actor: Option<&str>,
     ) -> Result<ManualTaskRow> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE playbook_tasks SET status = $1, result = $2, completed_by = $3, completed_at = $4 \
              WHERE id = $5 AND status = 'open'",
@@ -877,7 +877,7 @@ impl Store {
     /// Database errors.
     pub async fn create_proposal(&self, new: &NewProposal) -> Result<ProposalRow> {
         let id = format!("automation-proposal--{}", uuid::Uuid::now_v7());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO automation_proposals ({PROPOSAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, NULL, NULL, NULL)"
         ))

@@ -161,7 +161,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`].
     pub async fn set_password_hash(&self, id: UserId, hash: &str, one_time: bool) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE users SET password_hash = $1, password_set_at = $2, must_change_password = $3 WHERE id = $4",
         )
@@ -185,7 +185,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`].
     pub async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(i64::from(disabled))
             .bind(id.uuid().to_string())
