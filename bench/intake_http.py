@@ -4,6 +4,8 @@ correlated into incidents and committed, measured as alerts/s on a release `must
 
 Usage: cargo build --release -p muster && python3 bench/intake_http.py [--alerts 200000] [--batch 5000] [--clients 2]
        [--high-every 1000] [--database-url postgres://...]
+       (BENCH_LOG=server.log keeps the server's log; with RUST_LOG=muster_server::api::alerts=debug it
+       times each batch's parse and commit.)
 
 Every alert is distinct (its signature id varies), so each one is a new stored row:
 the worst case for the store. Every alert shares the sample's attacker address,
@@ -61,7 +63,8 @@ def main():
         token = run(["token", "create", "--user", "bench", "--data", data], env).strip()
         port = free_port()
         server = subprocess.Popen([BIN, "serve", "--data", data, "--listen", f"127.0.0.1:{port}"], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                  stdout=subprocess.PIPE, text=True,
+                                  stderr=open(os.environ["BENCH_LOG"], "w") if os.environ.get("BENCH_LOG") else subprocess.DEVNULL)
         while not server.stdout.readline().startswith("Muster is ready"):
             pass
         batches = []
@@ -95,7 +98,7 @@ def main():
         created = sum(r["created"] for r in results)
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
         c.request("GET", "/api/v1/incidents", headers={"Authorization": f"Bearer {token}"})
-        incidents = json.loads(c.getresponse().read())
+        incidents = json.loads(c.getresponse().read())["items"]
         linked = 0
         for inc in incidents:
             c.request("GET", f"/api/v1/incidents/{inc['id']}", headers={"Authorization": f"Bearer {token}"})

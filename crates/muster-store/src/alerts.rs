@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 
 use crate::correlation::Correlation;
 use crate::db::Backend;
+use crate::params::{Params, rows_per_statement};
 use crate::{Result, Store, StoreError, from_ms, now_ms, parse_col};
 
 /// One normalised alert to store.
@@ -110,11 +111,11 @@ fn alert_from_row(row: &AnyRow) -> Result<AlertRow> {
     })
 }
 
-/// Rows per multi-row INSERT, and the values each row binds.
-const INSERT_ROWS: usize = 100;
+/// Rows per multi-row INSERT (at most: see [`rows_per_statement`]), and the values each row binds.
+const INSERT_ROWS: usize = 1_000;
 const INSERT_COLS: usize = 17;
 /// Fingerprints per lookup query.
-const LOOKUP: usize = 500;
+const LOOKUP: usize = 5_000;
 
 type Known = HashMap<String, Vec<(String, Sighting)>>;
 
@@ -129,12 +130,14 @@ impl Store {
         fps.sort_unstable();
         fps.dedup();
         let mut known = Known::new();
-        for chunk in fps.chunks(LOOKUP) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
-                "SELECT id, fingerprint, first_seen, last_seen, count FROM alerts WHERE org_id = $1 AND fingerprint IN ({})",
-                list.join(", ")
-            );
+        for chunk in fps.chunks(rows_per_statement(self.backend(), 1, LOOKUP)) {
+            let mut sql =
+                String::from("SELECT id, fingerprint, first_seen, last_seen, count FROM alerts WHERE org_id = ");
+            let mut p = Params::new(self.backend());
+            p.one(&mut sql);
+            sql.push_str(" AND fingerprint IN (");
+            p.list(&mut sql, chunk.len());
+            sql.push(')');
             let mut q = sqlx::query(&sql).bind(org);
             for fp in chunk {
                 q = q.bind(*fp);
@@ -223,7 +226,9 @@ impl Store {
         let mut counts = IngestCounts::default();
         // Stored sightings of this batch's fingerprints, looked up in a few
         // queries (not one per alert), then kept current as the batch folds in.
+        let t_begin = std::time::Instant::now();
         let mut known = self.sightings(&mut tx, &org_s, alerts).await?;
+        let t_lookup = t_begin.elapsed();
         let mut inserts: Vec<(String, &NewAlert)> = Vec::new();
         let mut new_rows: Vec<usize> = Vec::new();
         for (index, a) in alerts.iter().enumerate() {
@@ -266,6 +271,7 @@ impl Store {
                 }
             }
         }
+        let t_fold = t_begin.elapsed();
         // Correlation decides before the rows are written, so linked alerts are stored triaged.
         let ids: HashMap<usize, &str> = new_rows.iter().zip(&inserts).map(|(i, (id, _))| (*i, id.as_str())).collect();
         let plan = match correlation {
@@ -280,21 +286,19 @@ impl Store {
             plan.iter().flat_map(|(_, links, _)| links.iter().filter_map(|l| ids.get(&l.alert).copied())).collect();
         // Sightings folded into alerts of this batch end up in their insert.
         let folded: HashMap<&str, Sighting> = known.values().flatten().map(|(id, s)| (id.as_str(), *s)).collect();
-        for chunk in inserts.chunks(INSERT_ROWS) {
-            let placeholders: Vec<String> = chunk
-                .iter()
-                .enumerate()
-                .map(|(r, (id, _))| {
-                    let p: Vec<String> = (1..=INSERT_COLS).map(|c| format!("${}", r * INSERT_COLS + c)).collect();
-                    let status = if triaged.contains(id.as_str()) { "triaged" } else { "new" };
-                    format!("({}, '{status}')", p.join(", "))
-                })
-                .collect();
-            let sql = format!(
+        for chunk in inserts.chunks(rows_per_statement(self.backend(), INSERT_COLS, INSERT_ROWS)) {
+            let mut sql = String::from(
                 "INSERT INTO alerts (id, org_id, fingerprint, format, source, source_ref, title, severity, rsit_type, tlp, \
-                 pap, first_seen, last_seen, count, doc, created_at, original, status) VALUES {}",
-                placeholders.join(", ")
+                 pap, first_seen, last_seen, count, doc, created_at, original, status) VALUES ",
             );
+            let mut p = Params::new(self.backend());
+            for (r, (id, _)) in chunk.iter().enumerate() {
+                if r > 0 {
+                    sql.push_str(", ");
+                }
+                let status = if triaged.contains(id.as_str()) { ", 'triaged'" } else { ", 'new'" };
+                p.row(&mut sql, INSERT_COLS, status);
+            }
             let mut q = sqlx::query(&sql);
             for (id, a) in chunk {
                 let s = folded.get(id.as_str()).copied().unwrap_or(Sighting {
@@ -323,6 +327,7 @@ impl Store {
             }
             q.execute(&mut *tx).await.map_err(|e| StoreError::from_insert(e, "alert"))?;
         }
+        let t_insert = t_begin.elapsed();
         if let Some((opened, links, markings)) = &plan {
             crate::correlation::write(&mut tx, &org_s, now, alerts, &ids, opened, links, markings.clone()).await?;
         }
@@ -334,7 +339,18 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        let t_write = t_begin.elapsed();
         tx.commit().await?;
+        self.nudge_checkpoint();
+        tracing::debug!(
+            alerts = alerts.len(),
+            lookup_us = t_lookup.as_micros(),
+            fold_us = (t_fold - t_lookup).as_micros(),
+            insert_us = (t_insert - t_fold).as_micros(),
+            correlate_us = (t_write - t_insert).as_micros(),
+            commit_us = (t_begin.elapsed() - t_write).as_micros(),
+            "alert batch stored"
+        );
         Ok(Ingested::Committed(counts))
     }
 

@@ -15,6 +15,7 @@ use sqlx::Row;
 
 use crate::Result;
 use crate::alerts::NewAlert;
+use crate::params::{Params, backend_of, rows_per_statement};
 
 /// An open incident of the organisation that holds one of the looked-up observables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +64,7 @@ pub struct Correlation<'a> {
 
 /// Values per lookup query; both backends take far more bound values.
 const LOOKUP_VALUES: usize = 5_000;
-const ROWS: usize = 200;
+const ROWS: usize = 1_000;
 
 type Tx<'t> = sqlx::Transaction<'t, sqlx::Any>;
 
@@ -76,14 +77,17 @@ pub(crate) async fn open_matches(
     let values: Vec<&str> = values.into_iter().collect();
     let mut out = Vec::new();
     let mut markings = HashMap::new();
-    for chunk in values.chunks(LOOKUP_VALUES) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
+    let backend = backend_of(tx);
+    for chunk in values.chunks(rows_per_statement(backend, 1, LOOKUP_VALUES)) {
+        let mut sql = String::from(
             "SELECT o.incident_id, o.kind, o.value, i.created_at, i.tlp, i.pap FROM incident_observables o \
-             JOIN incidents i ON i.id = o.incident_id \
-             WHERE o.org_id = $1 AND o.value IN ({}) AND i.status <> 'closed'",
-            list.join(", ")
+             JOIN incidents i ON i.id = o.incident_id WHERE o.org_id = ",
         );
+        let mut p = Params::new(backend);
+        p.one(&mut sql);
+        sql.push_str(" AND o.value IN (");
+        p.list(&mut sql, chunk.len());
+        sql.push_str(") AND i.status <> 'closed'");
         let mut q = sqlx::query(&sql).bind(org);
         for v in chunk {
             q = q.bind(*v);
@@ -141,12 +145,11 @@ pub(crate) async fn write(
         .await?;
         markings.insert(inc.id.clone(), (inc.tlp.as_str().to_owned(), inc.pap.clone()));
     }
-    for chunk in links.chunks(ROWS) {
-        let sql = format!(
-            "INSERT INTO incident_alerts (incident_id, alert_id, reason) VALUES {} \
-             ON CONFLICT (incident_id, alert_id) DO NOTHING",
-            rows(chunk.len(), 3, "")
-        );
+    let backend = backend_of(tx);
+    for chunk in links.chunks(rows_per_statement(backend, 3, ROWS)) {
+        let mut sql = String::from("INSERT INTO incident_alerts (incident_id, alert_id, reason) VALUES ");
+        Params::new(backend).rows(&mut sql, chunk.len(), 3, "");
+        sql.push_str(" ON CONFLICT (incident_id, alert_id) DO NOTHING");
         let mut q = sqlx::query(&sql);
         for l in chunk {
             q = q.bind(l.incident.as_str()).bind(ids[&l.alert]).bind(l.reason.as_str());
@@ -161,12 +164,12 @@ pub(crate) async fn write(
         }
     }
     let gained: Vec<_> = gained.into_iter().collect();
-    for chunk in gained.chunks(ROWS) {
-        let sql = format!(
-            "INSERT INTO incident_observables (id, incident_id, org_id, kind, value, tlp, pap, source, created_at, ioc, sighted) \
-             VALUES {} ON CONFLICT (incident_id, kind, value) DO NOTHING",
-            rows(chunk.len(), 9, ", 0, 0")
+    for chunk in gained.chunks(rows_per_statement(backend, 9, ROWS)) {
+        let mut sql = String::from(
+            "INSERT INTO incident_observables (id, incident_id, org_id, kind, value, tlp, pap, source, created_at, ioc, sighted) VALUES ",
         );
+        Params::new(backend).rows(&mut sql, chunk.len(), 9, ", 0, 0");
+        sql.push_str(" ON CONFLICT (incident_id, kind, value) DO NOTHING");
         let mut q = sqlx::query(&sql);
         for ((incident, kind, value), source) in chunk {
             let (tlp, pap) =
@@ -200,11 +203,9 @@ pub(crate) async fn write(
         };
         entries.push(((*incident).to_owned(), "alert", text));
     }
-    for chunk in entries.chunks(ROWS) {
-        let sql = format!(
-            "INSERT INTO incident_timeline (id, incident_id, at, actor, kind, text) VALUES {}",
-            rows(chunk.len(), 6, "")
-        );
+    for chunk in entries.chunks(rows_per_statement(backend, 6, ROWS)) {
+        let mut sql = String::from("INSERT INTO incident_timeline (id, incident_id, at, actor, kind, text) VALUES ");
+        Params::new(backend).rows(&mut sql, chunk.len(), 6, "");
         let mut q = sqlx::query(&sql);
         for (incident, kind, text) in chunk {
             q = q
@@ -227,25 +228,4 @@ pub(crate) async fn write(
             .await?;
     }
     Ok(())
-}
-
-/// `($1, …, $cols)extra, (…)` for `n` rows.
-pub(crate) fn rows(n: usize, cols: usize, extra: &str) -> String {
-    let mut s = String::with_capacity(n * cols * 5);
-    for r in 0..n {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 1..=cols {
-            if c > 1 {
-                s.push_str(", ");
-            }
-            s.push('$');
-            s.push_str(&(r * cols + c).to_string());
-        }
-        s.push_str(extra);
-        s.push(')');
-    }
-    s
 }

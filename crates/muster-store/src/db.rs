@@ -43,6 +43,8 @@ pub struct Store {
     pub(crate) write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
     backend: Backend,
     sqlite_path: Option<PathBuf>,
+    /// SQLite only: WAL checkpoints off the writers' path.
+    checkpointer: Option<std::sync::Arc<crate::checkpoint::Checkpointer>>,
 }
 
 impl Store {
@@ -116,18 +118,31 @@ impl Store {
                         // when another writer holds the lock. A 32 MiB page cache (at most,
                         // per connection): the alert indexes of a busy intake outgrow the
                         // 2 MiB default, and each batch then rereads index pages it just wrote.
+                        // Statement journals in memory (a multi-row INSERT keeps one). WAL
+                        // checkpoints are the checkpointer's job (see `checkpoint`).
                         conn.execute(
-                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768;",
+                            format!(
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
+                                 PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY; \
+                                 PRAGMA wal_autocheckpoint={}; PRAGMA journal_size_limit={};",
+                                crate::checkpoint::SAFETY_NET_PAGES,
+                                crate::checkpoint::WAL_SIZE_LIMIT
+                            )
+                            .as_str(),
                         )
                         .await?;
                     }
                     Ok(())
                 })
             })
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await?;
-        Ok(Self { pool, write_gate: std::sync::Arc::default(), backend, sqlite_path })
+        let checkpointer = match backend {
+            // The pool's first connection has switched the file to WAL by now.
+            Backend::Sqlite => Some(std::sync::Arc::new(crate::checkpoint::Checkpointer::start(&connect).await?)),
+            Backend::Postgres => None,
+        };
+        Ok(Self { pool, write_gate: std::sync::Arc::default(), backend, sqlite_path, checkpointer })
     }
 
     /// The backend in use.
@@ -170,8 +185,18 @@ impl Store {
         Ok(())
     }
 
+    /// Asks for a WAL checkpoint soon, after a large commit (SQLite; no-op on PostgreSQL).
+    pub(crate) fn nudge_checkpoint(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.nudge();
+        }
+    }
+
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.stop();
+        }
         self.pool.close().await;
     }
 }

@@ -12,6 +12,7 @@
 mod alerts;
 mod audit;
 mod auth;
+mod checkpoint;
 mod circles;
 mod correlation;
 mod db;
@@ -21,6 +22,7 @@ mod incident_work;
 mod incidents;
 mod migrate;
 mod orgs;
+mod params;
 mod playbooks;
 mod users;
 

@@ -195,6 +195,7 @@ pub async fn ingest_batch(
 ) -> ApiResult<IntakeResult> {
     let window = time::Duration::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX));
     let Batch { body, format, report, key } = batch;
+    let started = std::time::Instant::now();
     let (merged, alerts, mut result) =
         tokio::task::spawn_blocking(move || parse(&body, format, report.as_deref(), window))
             .await
@@ -215,7 +216,15 @@ pub async fn ingest_batch(
         };
         serde_json::to_string(&stored).unwrap_or_default()
     };
-    match commit(store, org, window, key.as_deref(), (&alerts, &merged), correlation, answer).await? {
+    let parsed = started.elapsed();
+    let committed = commit(store, org, window, key.as_deref(), (&alerts, &merged), correlation, answer).await?;
+    tracing::debug!(
+        alerts = alerts.len(),
+        parse_ms = parsed.as_millis(),
+        commit_ms = (started.elapsed() - parsed).as_millis(),
+        "intake batch"
+    );
+    match committed {
         Ingested::Committed(c) => Ok(IntakeResult {
             created: c.created,
             duplicates: folded_in_batch + c.duplicates,
