@@ -477,6 +477,18 @@ async fn load(url: &str, f: &Fixture, n: usize, sqlite: bool) {
     pool.close().await;
 }
 
+/// CPU time this process (every thread: the SQLite workers too) has used, in ms
+/// (Linux `/proc`, 10 ms ticks; 0 elsewhere). Over 100 searches it gives the CPU
+/// cost per search, which a loaded machine does not inflate the way it does wall time.
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after the command name.
+    (tick(11) + tick(12)) * 10.0
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
@@ -487,6 +499,8 @@ async fn main() {
     let n: usize = std::env::var("MUSTER_BENCH_INCIDENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let runs: usize = std::env::var("MUSTER_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let explain = std::env::var("MUSTER_BENCH_EXPLAIN").is_ok();
+    // Prints every search's time and words (to see which searches make the tail).
+    let trace = std::env::var("MUSTER_BENCH_TRACE").is_ok();
     let (opts, url, sqlite) = match std::env::var("MUSTER_BENCH_DATABASE_URL") {
         Ok(url) => (
             StoreOptions { database_url: Some(url.clone()), data_dir: "unused".into(), max_connections: 4 },
@@ -573,9 +587,11 @@ async fn main() {
         "\n{n} incidents, {} organisations; viewer sees own + TLP:CLEAR/GREEN; page size 50; {runs} runs per kind",
         f.orgs.len()
     );
-    println!("{:<42} {:>9} {:>9} {:>9} {:>8}", "query", "p50 ms", "p99 ms", "max ms", "rows");
+    println!("{:<42} {:>9} {:>9} {:>9} {:>8} {:>9}", "query", "p50 ms", "p99 ms", "max ms", "rows", "cpu ms/q");
     let mut worst: f64 = 0.0;
-    for (name, make) in &kinds {
+    // Runs only the kinds whose name contains this (for profiling one kind).
+    let only = std::env::var("MUSTER_BENCH_ONLY").unwrap_or_default();
+    for (name, make) in kinds.iter().filter(|(name, _)| name.contains(only.as_str())) {
         if explain {
             let plan = store.explain_incident_search(&scope, &make(&mut Rng(7))).await.unwrap();
             println!("--- {name}\n{plan}");
@@ -586,18 +602,23 @@ async fn main() {
         }
         let mut times = Vec::with_capacity(runs);
         let mut rows = 0usize;
+        let cpu_before = cpu_ms();
         for _ in 0..runs {
             let q = make(&mut r);
             let t = Instant::now();
             let page = store.search_incidents(&scope, &q, gate).await.unwrap();
             times.push(t.elapsed());
             rows += page.items.len();
+            if trace {
+                println!("  {:>8.2} ms  {:?}", t.elapsed().as_secs_f64() * 1000.0, q.text);
+            }
         }
+        let cpu = (cpu_ms() - cpu_before) / runs as f64;
         times.sort();
         let p99 = percentile(&times, 0.99);
         worst = worst.max(p99);
         println!(
-            "{name:<42} {:>9.2} {:>9.2} {:>9.2} {:>8.1}",
+            "{name:<42} {:>9.2} {:>9.2} {:>9.2} {:>8.1} {cpu:>9.1}",
             percentile(&times, 0.5),
             p99,
             percentile(&times, 1.0),

@@ -26,6 +26,8 @@ use crate::db::Backend;
 use crate::incidents::{COLUMNS, row_to_incident};
 use crate::{IncidentRow, Result, Store};
 
+mod probe;
+
 muster_core::vocabulary! {
     /// What an incident list is ordered by (ties broken by id, in the same direction).
     pub enum IncidentSort ("sort") {
@@ -246,12 +248,13 @@ const MAX_ROUNDS: usize = 8;
 /// The TLPs the `audience = '*'` range holds (migration 6 spells the same set).
 const COMMUNITY: [Tlp; 2] = [Tlp::Clear, Tlp::Green];
 
+#[derive(Clone)]
 enum Arg {
     Int(i64),
     Text(String),
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Args(Vec<Arg>);
 
 impl Args {
@@ -278,6 +281,13 @@ enum TextPlan {
     Probe,
 }
 
+/// What one fetch runs: one statement, or (probing on SQLite) the visibility
+/// ranges to walk with the conditions and arguments they share.
+enum Fetch {
+    One(String, Args),
+    Walks { ranges: Vec<String>, common: String, args: Args },
+}
+
 /// Forces the match count above which SQLite full-text searches probe row by
 /// row (tests; negative: choose by the store's size, the default).
 static DRIVE_MAX_MATCHES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
@@ -289,36 +299,51 @@ pub fn set_fts_drive_max_matches(n: i64) {
     DRIVE_MAX_MATCHES.store(n, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Driving from `m` matches costs about `m` row reads; probing walks about
-/// `page × docs / m` rows (more when other filters thin them out), so the two
-/// meet near `sqrt(page × docs)`.
+/// Driving from `m` matches costs about `m` reads of the narrow docs table
+/// (migration 8; ≈ 1.5 µs each at 1M incidents) plus the incident rows of the
+/// few that pass its keys; probing costs the match set (≈ 0.1 µs a match) and
+/// walks about `page × docs / m` rows (more when other filters thin them
+/// out), each ≈ 3 µs with its row and docid. The two meet near
+/// `2 × sqrt(page × docs)`, higher with other filters.
 fn drive_max_matches(page: usize, docs: i64, other_filters: bool) -> i64 {
     let forced = DRIVE_MAX_MATCHES.load(std::sync::atomic::Ordering::Relaxed);
     if forced >= 0 {
         return forced;
     }
     #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
-    let meet = ((page as f64) * (docs.max(1) as f64)).sqrt() as i64;
-    (if other_filters { meet * 2 } else { meet }).clamp(500, 50_000)
+    let meet = 2 * ((page as f64) * (docs.max(1) as f64)).sqrt() as i64;
+    (if other_filters { meet * 2 } else { meet }).clamp(500, 100_000)
 }
 
-/// The one dialect-specific piece: "this incident's text matches `ph`".
+/// The one dialect-specific piece: "this incident's text matches `ph`", as a
+/// condition on `incidents`. (On SQLite a search driven from its matches joins
+/// them in instead, [`DRIVE_FROM`], and a probed one checks rows in Rust, see
+/// `probe`; this form is PostgreSQL's.)
 fn text_predicate(backend: Backend, plan: TextPlan, ph: &str) -> String {
     match (backend, plan) {
-        (Backend::Sqlite, TextPlan::Drive) => format!(
-            "id IN (SELECT d.incident_id FROM incident_fts f JOIN incident_search_docs d ON d.docid = f.rowid \
-             WHERE incident_fts MATCH {ph})"
-        ),
-        // The match set is materialised once as bare FTS rowids; each walked row finds its docid.
-        (Backend::Sqlite, TextPlan::Probe) => format!(
+        (Backend::Sqlite, _) => format!(
             "(SELECT d.docid FROM incident_search_docs d WHERE d.incident_id = incidents.id) \
              IN (SELECT rowid FROM incident_fts WHERE incident_fts MATCH {ph})"
         ),
-        (Backend::Postgres, _) => {
+        (Backend::Postgres, TextPlan::Drive) => {
             format!("id IN (SELECT incident_id FROM incident_search_text WHERE doc @@ plainto_tsquery('simple', {ph}))")
         }
+        // A scalar subquery is not turned into a join: the planner walks the
+        // sort index and tests each row's own document until the page is full.
+        (Backend::Postgres, TextPlan::Probe) => format!(
+            "(SELECT t.doc @@ plainto_tsquery('simple', {ph}) FROM incident_search_text t \
+             WHERE t.incident_id = incidents.id)"
+        ),
     }
 }
+
+/// A full-text search driven from its FTS5 matches on SQLite: the matches in
+/// docid order, each one's filter keys beside it in `incident_search_docs`
+/// (migration 8), so most are dropped before their incident row is read.
+/// `CROSS JOIN` keeps this order; the column names of the three tables do not
+/// clash, so the shared filters apply unqualified.
+const DRIVE_FROM: &str = "incident_fts CROSS JOIN incident_search_docs ON incident_search_docs.docid = incident_fts.rowid \
+                          CROSS JOIN incidents ON incidents.id = incident_search_docs.incident_id";
 
 /// The bound argument for [`text_predicate`]: on SQLite every word becomes a
 /// quoted FTS5 string (`"` doubled), so operators and syntax in the input are
@@ -340,6 +365,7 @@ fn tlp_names(tlps: &[Tlp]) -> Vec<&'static str> {
 fn filters(
     backend: Backend,
     plan: TextPlan,
+    driven: bool,
     scope: &IncidentScope,
     q: &IncidentQuery,
     org_ph: &str,
@@ -404,7 +430,7 @@ fn filters(
             " AND id IN (SELECT o.incident_id FROM incident_observables o WHERE o.value = {ph} AND ({seen}))"
         ));
     }
-    if !q.text.is_empty() {
+    if !q.text.is_empty() && !driven {
         let ph = args.text(text_argument(backend, &q.text));
         w.push_str(" AND ");
         w.push_str(&text_predicate(backend, plan, &ph));
@@ -436,9 +462,14 @@ impl Store {
         let mut items = Vec::with_capacity(limit + 1);
         let mut exhausted = false;
         let plan = self.text_plan(q).await?;
+        let matches = if plan == TextPlan::Probe && self.backend() == Backend::Sqlite {
+            Some(self.fts_matches(q).await?)
+        } else {
+            None
+        };
         for _ in 0..MAX_ROUNDS {
             let batch = limit + 1;
-            let rows = self.fetch_incidents(scope, q, plan, position.as_ref(), batch).await?;
+            let rows = self.fetch_incidents(scope, q, plan, matches.as_ref(), position.as_ref(), batch).await?;
             exhausted = rows.len() < batch;
             for (row, key) in rows {
                 position = Some(IncidentCursor { sort: q.sort, descending: q.descending, key, id: row.id.clone() });
@@ -466,8 +497,11 @@ impl Store {
 
     /// Counts (up to a bound) what the full-text words match, to choose a [`TextPlan`].
     async fn text_plan(&self, q: &IncidentQuery) -> Result<TextPlan> {
-        if q.text.is_empty() || self.backend() != Backend::Sqlite {
+        if q.text.is_empty() {
             return Ok(TextPlan::Drive);
+        }
+        if self.backend() == Backend::Postgres {
+            return self.text_plan_postgres(q).await;
         }
         let docs: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(docid), 0) FROM incident_search_docs")
             .fetch_one(&self.pool)
@@ -482,8 +516,49 @@ impl Store {
                 ..IncidentQuery::default()
             };
         let max = drive_max_matches(q.limit.clamp(1, 200) as usize + 1, docs, others);
+        // A large store counts the matches among its newest eighth of documents
+        // only and scales up: the choice needs the order of magnitude, and a
+        // full count would cost a driven search as much FTS5 work again.
+        let sampled = docs >= 100_000 && DRIVE_MAX_MATCHES.load(std::sync::atomic::Ordering::Relaxed) < 0;
+        let window = if sampled { docs / 8 } else { docs.max(1) };
+        let in_window: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT rowid FROM incident_fts WHERE incident_fts MATCH $1 AND rowid > $2 LIMIT $3) AS m",
+        )
+        .bind(text_argument(self.backend(), &q.text))
+        .bind(docs - window)
+        .bind(max.saturating_mul(window) / docs.max(1) + 1)
+        .fetch_one(&self.pool)
+        .await?;
+        let n = in_window.saturating_mul(docs.max(1)) / window;
+        Ok(if n > max { TextPlan::Probe } else { TextPlan::Drive })
+    }
+
+    /// PostgreSQL: the same choice, from the planner's row estimate and a
+    /// bounded count of the GIN matches. Driven, the planner joins the matches;
+    /// probed, it walks the sort index (see [`text_predicate`]).
+    async fn text_plan_postgres(&self, q: &IncidentQuery) -> Result<TextPlan> {
+        let docs: i64 = sqlx::query_scalar(
+            "SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) FROM pg_class WHERE relname = 'incident_search_text'",
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or(0);
+        let others = q.statuses.len() + q.severities.len() + q.tlps.len() > 0
+            || q.assignee.is_some()
+            || q.rsit_class.is_some()
+            || q.rsit_type.is_some()
+            || q.nis_root_cause.is_some()
+            || q.observable.is_some()
+            || q.detected_from.or(q.detected_to).or(q.updated_from).or(q.updated_to).is_some();
+        // With other filters the planner's own join measured better (at 1M the
+        // bounded count cost as much as the search); probing is for bare words.
+        if others && DRIVE_MAX_MATCHES.load(std::sync::atomic::Ordering::Relaxed) < 0 {
+            return Ok(TextPlan::Drive);
+        }
+        let max = drive_max_matches(q.limit.clamp(1, 200) as usize + 1, docs, others);
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT rowid FROM incident_fts WHERE incident_fts MATCH $1 LIMIT $2) AS m",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM incident_search_text \
+             WHERE doc @@ plainto_tsquery('simple', $1) LIMIT $2) AS m",
         )
         .bind(text_argument(self.backend(), &q.text))
         .bind(max.saturating_add(1))
@@ -497,15 +572,26 @@ impl Store {
         scope: &IncidentScope,
         q: &IncidentQuery,
         plan: TextPlan,
+        matches: Option<&probe::Matches>,
         after: Option<&IncidentCursor>,
         batch: usize,
     ) -> Result<Vec<(IncidentRow, SortKey)>> {
-        let Some((sql, args)) = self.search_sql(scope, q, plan, after, batch) else { return Ok(Vec::new()) };
-        let rows = bind(sqlx::query(&sql), args).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((row_to_incident(r)?, cursor_key(r, q.sort)?))).collect()
+        match self.search_sql(scope, q, plan, after, batch) {
+            None => Ok(Vec::new()),
+            Some(Fetch::One(sql, args)) => {
+                let rows = bind(sqlx::query(&sql), args).fetch_all(&self.pool).await?;
+                rows.iter().map(|r| Ok((row_to_incident(r)?, cursor_key(r, q.sort)?))).collect()
+            }
+            Some(Fetch::Walks { ranges, common, args }) => {
+                let Some(matches) = matches else { return Ok(Vec::new()) };
+                self.walk_and_probe(q, matches, &ranges, &common, &args, batch).await
+            }
+        }
     }
 
-    /// The SQL of one fetch and its arguments; `None` when the scope sees nothing.
+    /// The SQL of one fetch and its arguments (or, for a full-text search
+    /// probed row by row on SQLite, the ranges to walk); `None` when the scope
+    /// sees nothing.
     fn search_sql(
         &self,
         scope: &IncidentScope,
@@ -513,10 +599,13 @@ impl Store {
         plan: TextPlan,
         after: Option<&IncidentCursor>,
         batch: usize,
-    ) -> Option<(String, Args)> {
+    ) -> Option<Fetch> {
         let mut args = Args::default();
         let org_ph = args.text(scope.org.uuid().to_string());
-        let mut common = filters(self.backend(), plan, scope, q, &org_ph, &mut args);
+        let sqlite_text = self.backend() == Backend::Sqlite && !q.text.is_empty();
+        let driven = sqlite_text && plan == TextPlan::Drive;
+        let walked = sqlite_text && plan == TextPlan::Probe;
+        let mut common = filters(self.backend(), plan, driven || walked, scope, q, &org_ph, &mut args);
         let col = q.sort.column();
         let (dir, cmp) = if q.descending { ("DESC", "<") } else { ("ASC", ">") };
         if let Some(c) = after {
@@ -527,39 +616,68 @@ impl Store {
             let id_ph = args.text(c.id.clone());
             common.push_str(&format!(" AND ({col}, id) {cmp} ({key_ph}, {id_ph})"));
         }
-        let lim = args.int(i64::try_from(batch).unwrap_or(201));
         // The viewer's own organisation's non-community incidents (audience = its id) …
         let own_private: Vec<Tlp> = scope.own.iter().copied().filter(|t| !COMMUNITY.contains(t)).collect();
         // … and the community range, of which the scope may allow some TLPs.
-        let mut community = Vec::new();
         let others: Vec<Tlp> = scope.others.iter().copied().filter(|t| COMMUNITY.contains(t)).collect();
-        if !others.is_empty() {
-            community.push(format!("tlp IN ({})", args.texts(tlp_names(&others))));
-        }
         let own_public: Vec<Tlp> = scope.own.iter().copied().filter(|t| COMMUNITY.contains(t)).collect();
-        if !own_public.is_empty() {
-            community.push(format!("(org_id = {org_ph} AND tlp IN ({}))", args.texts(tlp_names(&own_public))));
+        // Each range once on the incident row and once, when driven, on the
+        // docs table's keys (all its TLPs lie on one side of the audience split,
+        // so owner and TLP say the same as audience and TLP).
+        let mut ranges = Vec::new();
+        let mut key_ranges = Vec::new();
+        for (tlp_col, org_col, keys) in [("tlp", "org_id", false), ("tlp_key", "org_key", true)] {
+            if keys && !driven {
+                continue;
+            }
+            let mut community = Vec::new();
+            if !others.is_empty() {
+                community.push(format!("{tlp_col} IN ({})", args.texts(tlp_names(&others))));
+            }
+            if !own_public.is_empty() {
+                community
+                    .push(format!("({org_col} = {org_ph} AND {tlp_col} IN ({}))", args.texts(tlp_names(&own_public))));
+            }
+            let into = if keys { &mut key_ranges } else { &mut ranges };
+            if !own_private.is_empty() {
+                let tlps = args.texts(tlp_names(&own_private));
+                let owner = if keys { "org_key" } else { "audience" };
+                into.push(format!("{owner} = {org_ph} AND {tlp_col} IN ({tlps})"));
+            }
+            if !community.is_empty() {
+                let audience = if keys { "" } else { "audience = '*' AND " };
+                into.push(format!("{audience}({})", community.join(" OR ")));
+            }
         }
-        let branch = |cond: String| {
+        if walked {
+            return Some(Fetch::Walks { ranges, common, args });
+        }
+        let lim = args.int(i64::try_from(batch).unwrap_or(201));
+        let branch = |from: &str, cond: String| {
             format!(
-                "SELECT {COLUMNS}, {col} AS sort_key FROM incidents WHERE {cond}{common} \
+                "SELECT {COLUMNS}, {col} AS sort_key FROM {from} WHERE {cond}{common} \
                  ORDER BY {col} {dir}, id {dir} LIMIT {lim}"
             )
         };
-        let mut ranges = Vec::new();
-        if !own_private.is_empty() {
-            let tlps = args.texts(tlp_names(&own_private));
-            ranges.push(format!("audience = {org_ph} AND tlp IN ({tlps})"));
-        }
-        if !community.is_empty() {
-            ranges.push(format!("audience = '*' AND ({})", community.join(" OR ")));
-        }
-        // Driven from a short list of full-text matches, the ranges only filter:
-        // one pass over the matches instead of one per range.
-        let mut branches: Vec<String> = if !q.text.is_empty() && plan == TextPlan::Drive && ranges.len() > 1 {
-            vec![branch(format!("(({}))", ranges.join(") OR (")))]
+        let mut branches: Vec<String> = if ranges.is_empty() {
+            Vec::new()
+        } else if driven {
+            // One pass over the matches: the keys drop most of them, the
+            // incident row then answers every condition itself.
+            let text_ph = args.text(text_argument(self.backend(), &q.text));
+            let mut keys = format!("incident_fts MATCH {text_ph} AND (({}))", key_ranges.join(") OR ("));
+            if !q.statuses.is_empty() {
+                keys.push_str(&format!(" AND status_key IN ({})", args.texts(q.statuses.iter().map(|s| s.as_str()))));
+            }
+            if !q.severities.is_empty() {
+                keys.push_str(&format!(" AND severity_key IN ({})", args.texts(q.severities.iter().cloned())));
+            }
+            vec![branch(DRIVE_FROM, format!("{keys} AND (({}))", ranges.join(") OR (")))]
+        } else if !q.text.is_empty() && plan == TextPlan::Drive && ranges.len() > 1 {
+            // PostgreSQL: one pass over the (planner-chosen) matches instead of one per range.
+            vec![branch("incidents", format!("(({}))", ranges.join(") OR (")))]
         } else {
-            ranges.into_iter().map(branch).collect()
+            ranges.into_iter().map(|r| branch("incidents", r)).collect()
         };
         let sql = match branches.len() {
             0 => return None,
@@ -574,7 +692,7 @@ impl Store {
                 format!("{union} ORDER BY sort_key {dir}, id {dir} LIMIT {lim}")
             }
         };
-        Some((sql, args))
+        Some(Fetch::One(sql, args))
     }
 
     /// The database's plan for the first page of a search (`EXPLAIN QUERY PLAN`
@@ -586,8 +704,14 @@ impl Store {
     pub async fn explain_incident_search(&self, scope: &IncidentScope, q: &IncidentQuery) -> Result<String> {
         let batch = q.limit.clamp(1, 200) as usize + 1;
         let plan = self.text_plan(q).await?;
-        let Some((sql, args)) = self.search_sql(scope, q, plan, q.after.as_ref(), batch) else {
-            return Ok(String::new());
+        let (sql, args) = match self.search_sql(scope, q, plan, q.after.as_ref(), batch) {
+            None => return Ok(String::new()),
+            Some(Fetch::One(sql, args)) => (sql, args),
+            // Probed: the walk of the first range (the match set is read once, apart).
+            Some(Fetch::Walks { ranges, common, args }) => {
+                let Some(range) = ranges.first() else { return Ok(String::new()) };
+                (probe::walk_sql(q, range, &common, None, 64), args)
+            }
         };
         let (prefix, column) = match self.backend() {
             Backend::Sqlite => ("EXPLAIN QUERY PLAN ", 3),

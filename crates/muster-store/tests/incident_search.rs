@@ -47,6 +47,7 @@ suite!(
     observable_filter_matches_the_value_exactly,
     other_orgs_amber_never_appears_and_green_does,
     rows_the_gate_refuses_are_skipped_without_losing_or_repeating,
+    full_text_follows_status_severity_and_tlp_changes_with_either_plan,
 );
 
 struct World {
@@ -453,4 +454,102 @@ async fn full_text_gives_the_same_rows_when_probing_row_by_row(s: &Store) {
     muster_store::set_fts_drive_max_matches(-1);
     assert_eq!(driven, want);
     assert_eq!(probed, want);
+    // Same rows in the same order, page by page, for every sort and direction
+    // (titles with equal keys make the id tie-break count).
+    for i in 0..9 {
+        let title = if i % 2 == 0 { "movement lateral".to_owned() } else { format!("lateral movement {}", i % 4) };
+        incident(s, if i % 3 == 0 { w.b } else { w.a }, &title, ["low", "high", "critical"][i % 3], Tlp::Green).await;
+    }
+    for sort in [IncidentSort::UpdatedAt, IncidentSort::Title, IncidentSort::Severity, IncidentSort::Status] {
+        for descending in [true, false] {
+            let q = IncidentQuery { sort, descending, limit: 3, ..q.clone() };
+            muster_store::set_fts_drive_max_matches(-1);
+            let driven: Vec<String> = pages(s, v, &q).await.into_iter().map(|r| r.id).collect();
+            muster_store::set_fts_drive_max_matches(0);
+            let probed: Vec<String> = pages(s, v, &q).await.into_iter().map(|r| r.id).collect();
+            muster_store::set_fts_drive_max_matches(-1);
+            assert_eq!(driven.len(), want.len() + 9, "{sort:?}");
+            assert_eq!(driven, probed, "{sort:?} descending={descending}");
+        }
+    }
+}
+
+/// Both full-text plans, after the filter keys (owner, TLP, status, severity)
+/// of matching incidents changed under them.
+async fn full_text_follows_status_severity_and_tlp_changes_with_either_plan(s: &Store) {
+    let w = world(s).await;
+    let v = &w.viewer;
+    let mine = incident(s, w.a, "beacon to c2 one", "low", Tlp::Amber).await;
+    let theirs = incident(s, w.b, "beacon to c2 two", "low", Tlp::Amber).await;
+    let closed = incident(s, w.a, "beacon to c2 three", "high", Tlp::Amber).await;
+    incident(s, w.a, "nothing to see", "low", Tlp::Amber).await;
+    set(s, &closed, "status = 'closed'").await;
+    set(s, &mine, "severity = 'critical'").await;
+    // Another organisation's AMBER incident becomes GREEN: now visible.
+    set(s, &theirs, "tlp = 'TLP:GREEN'").await;
+    let q = |statuses: Vec<IncidentStatus>, severities: Vec<&str>| IncidentQuery {
+        text: search_words("beacon c2"),
+        statuses,
+        severities: severities.into_iter().map(str::to_owned).collect(),
+        sort: IncidentSort::Severity,
+        ..IncidentQuery::default()
+    };
+    for forced in [-1, 0] {
+        muster_store::set_fts_drive_max_matches(forced);
+        assert_eq!(ids(s, v, &q(vec![], vec![])).await, vec![mine.clone(), closed.clone(), theirs.clone()]);
+        assert_eq!(sorted(ids(s, v, &q(vec![IncidentStatus::Closed], vec![])).await), vec![closed.clone()]);
+        assert_eq!(
+            sorted(ids(s, v, &q(vec![IncidentStatus::New], vec![])).await),
+            sorted(vec![mine.clone(), theirs.clone()])
+        );
+        assert_eq!(ids(s, v, &q(vec![], vec!["critical"])).await, vec![mine.clone()]);
+        assert!(ids(s, v, &q(vec![IncidentStatus::Closed], vec!["critical"])).await.is_empty());
+    }
+    // And back to AMBER: hidden again.
+    set(s, &theirs, "tlp = 'TLP:AMBER'").await;
+    for forced in [-1, 0] {
+        muster_store::set_fts_drive_max_matches(forced);
+        assert_eq!(ids(s, v, &q(vec![], vec![])).await, vec![mine.clone(), closed.clone()]);
+    }
+    muster_store::set_fts_drive_max_matches(-1);
+}
+
+/// A store an older release left at migration 7, with incidents in it, gets
+/// their filter keys backfilled by migration 8, and full-text search (driven
+/// from the matches, which reads those keys) finds exactly what it should.
+#[tokio::test]
+async fn sqlite_store_from_migration_7_gets_its_search_keys_backfilled() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::connect(&StoreOptions::sqlite(dir.path())).await.unwrap();
+    assert_eq!(s.migrate_to(7).await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7]);
+    let w = world(&s).await;
+    let v = &w.viewer;
+    let open = incident(&s, w.a, "ransomware on payroll server", "high", Tlp::Amber).await;
+    let closed = incident(&s, w.a, "ransomware on backup server", "medium", Tlp::AmberStrict).await;
+    let green = incident(&s, w.b, "ransomware note found", "low", Tlp::Green).await;
+    incident(&s, w.b, "ransomware elsewhere", "low", Tlp::Amber).await;
+    incident(&s, w.a, "phishing", "low", Tlp::Amber).await;
+    set(&s, &closed, "status = 'closed'").await;
+    assert_eq!(s.migrate().await.unwrap(), vec![8]);
+    for forced in [-1, 0] {
+        muster_store::set_fts_drive_max_matches(forced);
+        let q = IncidentQuery {
+            text: search_words("ransomware"),
+            sort: IncidentSort::Severity,
+            ..IncidentQuery::default()
+        };
+        assert_eq!(ids(&s, v, &q).await, vec![open.clone(), closed.clone(), green.clone()]);
+        let q = IncidentQuery { statuses: vec![IncidentStatus::Closed], ..q };
+        assert_eq!(ids(&s, v, &q).await, vec![closed.clone()]);
+    }
+    muster_store::set_fts_drive_max_matches(-1);
+    // New incidents after the migration carry their keys from the start.
+    let later = incident(&s, w.a, "ransomware again", "critical", Tlp::Red).await;
+    set(&s, &later, "tlp = 'TLP:AMBER'").await;
+    let q = IncidentQuery {
+        text: search_words("ransomware"),
+        severities: vec!["critical".into()],
+        ..IncidentQuery::default()
+    };
+    assert_eq!(ids(&s, v, &q).await, vec![later]);
 }
