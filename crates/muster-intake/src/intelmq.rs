@@ -4,7 +4,9 @@
 //! `classification.type`, `feed.name`, `time.source`). The Shadowserver
 //! parser builds IntelMQ events and imports them through here.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
@@ -68,6 +70,16 @@ fn rsit_for_intelmq_type(t: &str) -> &str {
     }
 }
 
+/// As [`text`], borrowing the string when it is one.
+fn text_ref<'a>(e: &'a Event, key: &str) -> Option<Cow<'a, str>> {
+    match e.get(key)? {
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        v @ (Value::Number(_) | Value::Bool(_)) => Some(Cow::Owned(v.to_string())),
+        _ => None,
+    }
+}
+
 fn text(e: &Event, key: &str) -> Option<String> {
     match e.get(key)? {
         Value::Null => None,
@@ -99,10 +111,10 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
             return Err(Reject::wrong_type(k.clone(), "a scalar"));
         }
     }
-    let ctype = text(e, "classification.type").unwrap_or_else(|| "undetermined".into());
+    let ctype = text_ref(e, "classification.type").unwrap_or(Cow::Borrowed("undetermined"));
     let rsit = muster_core::taxonomy::RsitType::parse(rsit_for_intelmq_type(&ctype))
         .map_err(|_| Reject::invalid("classification.type", format!("{ctype:?} is not an RSIT type")))?;
-    let time = match text(e, "time.source").or_else(|| text(e, "time.observation")) {
+    let time = match text_ref(e, "time.source").or_else(|| text_ref(e, "time.observation")) {
         Some(t) => {
             timefmt::parse_iso(&t).ok_or_else(|| Reject::invalid("time.source", format!("{t:?} is not ISO 8601")))?
         }
@@ -111,7 +123,7 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
     let feed = text(e, "feed.name");
     let identifier = text(e, "classification.identifier");
     let title = text(e, "event_description.text").unwrap_or_else(|| {
-        let what = identifier.clone().unwrap_or_else(|| ctype.clone());
+        let what = identifier.clone().unwrap_or_else(|| ctype.clone().into_owned());
         feed.as_ref().map_or_else(|| what.clone(), |f| format!("{f}: {what}"))
     });
     let source = match format {
@@ -119,15 +131,16 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
         _ => text(e, "feed.provider").or_else(|| feed.clone()).unwrap_or_else(|| "intelmq".into()),
     };
     let mut alert = Alert::new(format, source, title, time, rsit);
-    alert.severity =
-        text(e, "extra.severity").and_then(|s| Severity::parse(&s)).unwrap_or_else(|| default_severity(rsit.class()));
+    alert.severity = text_ref(e, "extra.severity")
+        .and_then(|s| Severity::parse(&s))
+        .unwrap_or_else(|| default_severity(rsit.class()));
     alert.rule = identifier.map(|id| Rule {
         id: text(e, "extra.rule.id").or_else(|| Some(id.clone())),
         name: Some(id),
         category: text(e, "classification.taxonomy"),
     });
     alert.description = text(e, "extra.description").or_else(|| text(e, "comment"));
-    if let Some(t) = text(e, "tlp") {
+    if let Some(t) = text_ref(e, "tlp") {
         alert.tlp = muster_core::Tlp::parse(&t).map_err(|err| Reject::invalid("tlp", err.to_string()))?;
     }
     alert.network.source_port = port(e, "source.port")?;
@@ -135,7 +148,7 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
     alert.network.transport = text(e, "protocol.transport");
     alert.network.application = text(e, "protocol.application");
     for (field, kind, role) in OBSERVABLE_FIELDS {
-        if let Some(v) = text(e, field) {
+        if let Some(v) = text_ref(e, field) {
             if matches!(kind, ObservableKind::Ipv4) {
                 alert.observe_ip(&v, *role, field);
             } else {
@@ -162,22 +175,43 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
     if let Some(n) = e.get("extra.count").and_then(Value::as_u64) {
         alert.count = n.max(1);
     }
-    if let Some(t) = text(e, "extra.last_seen").and_then(|t| timefmt::parse_iso(&t)) {
+    if let Some(t) = text_ref(e, "extra.last_seen").and_then(|t| timefmt::parse_iso(&t)) {
         alert.last_seen = t.max(alert.first_seen);
     }
     alert.host = text(e, "extra.host");
     let identity: Vec<(&str, String)> = IDENTITY_FIELDS.iter().filter_map(|f| text(e, f).map(|v| (*f, v))).collect();
     let identity: Vec<(&str, &str)> = identity.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // Per field of every event: a set, not two linear scans of string compares.
-    static CONSUMED: LazyLock<HashSet<&'static str>> =
+    static CONSUMED: LazyLock<HashSet<&'static str, BuildHasherDefault<Fnv>>> =
         LazyLock::new(|| KNOWN_FIELDS.iter().copied().chain(OBSERVABLE_FIELDS.iter().map(|(f, _, _)| *f)).collect());
-    for (k, v) in event {
-        if !CONSUMED.contains(k.as_str()) && !v.is_null() {
-            alert.extra.insert(k.into(), v);
-        }
+    let kept = event.into_iter().filter(|(k, v)| !CONSUMED.contains(k.as_str()) && !v.is_null());
+    if alert.extra.is_empty() {
+        // Sorted keys into an empty map: built in bulk, not inserted one by one.
+        alert.extra = kept.map(|(k, v)| (k.into(), v)).collect();
+    } else {
+        alert.extra.extend(kept.map(|(k, v)| (k.into(), v)));
     }
     options.apply_markings(&mut alert);
     Ok(alert.seal(&identity))
+}
+
+/// FNV-1a: the consumed-field set is looked up once per field of every
+/// event, with short trusted keys, where SipHash's cost shows.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// Fields besides observables that tell two events apart.
