@@ -47,11 +47,11 @@ def mapping(item) -> str:
     if target is False:
         return f"ignore({column!r})".replace("'", '"')
     if target == "extra.":
-        return f'extra("{column}", {conv})'
+        return f'extra("extra.{column}", "{column}", {conv})'
     if target.startswith("extra."):
-        return f'extra_as("{target[6:]}", "{column}", {conv})'
+        return f'extra("{target}", "{column}", {conv})'
     if target in NOT_HARMONISED:
-        return f'not_harmonised("{target}", "{column}", {conv})'
+        return f'not_harmonised("extra.{target}", "{column}", {conv})'
     return f'field({variant(target)}, "{column}", {conv})'
 
 
@@ -88,7 +88,7 @@ def main() -> None:
         out.append("        ],")
         out.append("    },")
     out.append("];")
-    used = sorted(h for h in ("extra", "extra_as", "field", "ignore", "not_harmonised") if any(f" {h}(" in l for l in out))
+    used = sorted(h for h in ("extra", "field", "ignore", "not_harmonised") if any(f" {h}(" in l for l in out))
     out[6] = out[6].format(", ".join(used))
     print("\n".join(out))
 

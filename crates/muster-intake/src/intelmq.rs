@@ -5,7 +5,7 @@
 //! parser builds IntelMQ events and imports them through here.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
@@ -70,8 +70,107 @@ fn rsit_for_intelmq_type(t: &str) -> &str {
     }
 }
 
+/// A flat event being imported: looked up by field name, then its
+/// remaining fields moved into the alert's extras. A JSON [`Event`] is one;
+/// the Shadowserver parser builds a [`SortedFields`] instead of a map.
+pub trait Fields {
+    fn get(&self, key: &str) -> Option<&Value>;
+    /// Every field, in key order.
+    fn entries(&self) -> impl Iterator<Item = (&str, &Value)>;
+    /// The fields `keep` accepts, as extras.
+    fn into_extras(self, keep: impl FnMut(&str, &Value) -> bool) -> BTreeMap<Cow<'static, str>, Value>;
+}
+
+impl Fields for Event {
+    fn get(&self, key: &str) -> Option<&Value> {
+        Map::get(self, key)
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    fn into_extras(self, mut keep: impl FnMut(&str, &Value) -> bool) -> BTreeMap<Cow<'static, str>, Value> {
+        self.into_iter().filter(|(k, v)| keep(k, v)).map(|(k, v)| (Cow::Owned(k), v)).collect()
+    }
+}
+
+/// Fields sorted by name, each name once (binary-searched; names of
+/// harmonisation fields borrowed, not allocated). The third element is the
+/// order a field was written in.
+#[derive(Debug, Clone, Default)]
+pub struct SortedFields(Vec<(Cow<'static, str>, Value, usize)>);
+
+impl SortedFields {
+    /// Sorts `pairs` by name; for a name given twice the later value wins.
+    #[must_use]
+    pub fn new(pairs: Vec<(Cow<'static, str>, Value)>) -> Self {
+        Self::from_numbered(pairs.into_iter().enumerate().map(|(i, (k, v))| (k, v, i)).collect())
+    }
+
+    /// Sorts fields numbered in the order they were written, in place; for a
+    /// name given twice the later value wins.
+    #[must_use]
+    pub fn from_numbered(mut numbered: Vec<(Cow<'static, str>, Value, usize)>) -> Self {
+        numbered.sort_unstable_by(|(a, _, i), (b, _, j)| key_cmp(a, b).then(i.cmp(j)));
+        numbered.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut earlier.1);
+            }
+            same
+        });
+        Self(numbered)
+    }
+
+    /// As a JSON event.
+    #[must_use]
+    pub fn into_event(self) -> Event {
+        self.0.into_iter().map(|(k, v, _)| (k.into_owned(), v)).collect()
+    }
+}
+
+impl Fields for SortedFields {
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.0.binary_search_by(|(k, _, _)| key_cmp(k, key)).ok().map(|i| &self.0[i].1)
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v, _)| (k.as_ref(), v))
+    }
+
+    fn into_extras(self, mut keep: impl FnMut(&str, &Value) -> bool) -> BTreeMap<Cow<'static, str>, Value> {
+        self.0.into_iter().filter(|(k, v, _)| keep(k, v)).map(|(k, v, _)| (k, v)).collect()
+    }
+}
+
+/// The order of `str`, compared inline eight bytes at a time (big-endian
+/// words order like their bytes): field names are short and share
+/// `extra.`/`source.` prefixes, where a `memcmp` call per comparison
+/// dominated the lookups.
+#[inline]
+fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    while let (Some(x), Some(y)) = (ca.next(), cb.next()) {
+        let x = u64::from_be_bytes(x.try_into().unwrap_or([0; 8]));
+        let y = u64::from_be_bytes(y.try_into().unwrap_or([0; 8]));
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    let done = a.len().min(b.len()) / 8 * 8;
+    for (x, y) in a[done..].iter().zip(&b[done..]) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 /// As [`text`], borrowing the string when it is one.
-fn text_ref<'a>(e: &'a Event, key: &str) -> Option<Cow<'a, str>> {
+fn text_ref<'a>(e: &'a impl Fields, key: &str) -> Option<Cow<'a, str>> {
     match e.get(key)? {
         Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(Cow::Borrowed(s)),
@@ -80,7 +179,7 @@ fn text_ref<'a>(e: &'a Event, key: &str) -> Option<Cow<'a, str>> {
     }
 }
 
-fn text(e: &Event, key: &str) -> Option<String> {
+fn text(e: &impl Fields, key: &str) -> Option<String> {
     match e.get(key)? {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
@@ -105,10 +204,18 @@ pub fn import(e: &Event, format: Format, options: &ParseOptions) -> Result<Alert
 /// # Errors
 /// As [`import`].
 pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Result<Alert, Reject> {
+    import_fields(event, format, options)
+}
+
+/// As [`import_owned`], for any [`Fields`].
+///
+/// # Errors
+/// As [`import`].
+pub fn import_fields(event: impl Fields, format: Format, options: &ParseOptions) -> Result<Alert, Reject> {
     let e = &event;
-    for (k, v) in e {
+    for (k, v) in e.entries() {
         if matches!(v, Value::Object(_) | Value::Array(_)) && !k.starts_with("extra") {
-            return Err(Reject::wrong_type(k.clone(), "a scalar"));
+            return Err(Reject::wrong_type(k.to_owned(), "a scalar"));
         }
     }
     let ctype = text_ref(e, "classification.type").unwrap_or(Cow::Borrowed("undetermined"));
@@ -184,12 +291,11 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
     // Per field of every event: a set, not two linear scans of string compares.
     static CONSUMED: LazyLock<HashSet<&'static str, BuildHasherDefault<Fnv>>> =
         LazyLock::new(|| KNOWN_FIELDS.iter().copied().chain(OBSERVABLE_FIELDS.iter().map(|(f, _, _)| *f)).collect());
-    let kept = event.into_iter().filter(|(k, v)| !CONSUMED.contains(k.as_str()) && !v.is_null());
+    let kept = event.into_extras(|k, v| !CONSUMED.contains(k) && !v.is_null());
     if alert.extra.is_empty() {
-        // Sorted keys into an empty map: built in bulk, not inserted one by one.
-        alert.extra = kept.map(|(k, v)| (k.into(), v)).collect();
+        alert.extra = kept;
     } else {
-        alert.extra.extend(kept.map(|(k, v)| (k.into(), v)));
+        alert.extra.extend(kept);
     }
     options.apply_markings(&mut alert);
     Ok(alert.seal(&identity))
@@ -273,7 +379,7 @@ fn default_severity(class: muster_core::taxonomy::RsitClass) -> Severity {
     }
 }
 
-fn port(e: &Event, key: &str) -> Result<Option<u16>, Reject> {
+fn port(e: &impl Fields, key: &str) -> Result<Option<u16>, Reject> {
     match e.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
@@ -384,6 +490,29 @@ mod tests {
             let mapped = rsit_for_intelmq_type(t);
             assert!(muster_core::taxonomy::RsitType::parse(mapped).is_ok(), "{t} -> {mapped}");
         }
+    }
+
+    #[test]
+    fn key_order_is_the_order_of_str() {
+        let keys = ["", "a", "ab", "extra.", "extra.a", "extra.ab", "extra.abcdefgh", "extra.abcdefgi", "source.ip"];
+        for a in keys {
+            for b in keys {
+                assert_eq!(key_cmp(a, b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn sorted_fields_keep_the_later_of_a_repeated_name() {
+        let f = SortedFields::new(vec![
+            ("extra.b".into(), Value::from(1)),
+            ("extra.a".into(), Value::from(2)),
+            ("extra.b".into(), Value::from(3)),
+        ]);
+        assert_eq!(f.get("extra.b"), Some(&Value::from(3)));
+        assert_eq!(f.get("extra.a"), Some(&Value::from(2)));
+        assert_eq!(f.get("extra.c"), None);
+        assert_eq!(f.into_event().len(), 2);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use super::shadowserver_reports::{self as reports};
 pub use super::shadowserver_reports::{Conversion, Field, Kind, Mapping, REPORTS, ReportType, Target, find};
 use super::{ParseOptions, clip};
 use crate::alert::{Alert, Format};
-use crate::intelmq::{self, Event};
+use crate::intelmq::{self, Event, SortedFields};
 use crate::reject::{Reject, RejectKind};
 
 /// A report being read: its type, the header row and, per mapping, the
@@ -36,7 +36,7 @@ pub struct Report {
     pub kind: &'static ReportType,
     header: Vec<String>,
     /// `extra.<column>` for each header column, made once per report.
-    extra_keys: Vec<String>,
+    extra_keys: Vec<Cow<'static, str>>,
     /// Header index of each required and optional mapping present, and the
     /// `extra.*` key it writes when it writes one.
     required: Vec<Column>,
@@ -54,7 +54,7 @@ pub struct Report {
 struct Column {
     index: usize,
     mapping: &'static Mapping,
-    extra_key: Option<String>,
+    extra_key: Option<&'static str>,
 }
 
 /// A converted value.
@@ -118,8 +118,7 @@ impl Report {
         }
         let column = |index: usize, mapping: &'static Mapping| {
             let extra_key = match mapping.target {
-                Target::Extra => Some(format!("extra.{}", mapping.column)),
-                Target::ExtraAs(n) | Target::NotHarmonised(n) => Some(format!("extra.{n}")),
+                Target::Extra(key) | Target::NotHarmonised(key) => Some(key),
                 Target::Field(_) | Target::Ignore => None,
             };
             Column { index, mapping, extra_key }
@@ -132,7 +131,7 @@ impl Report {
         let optional = kind.optional.iter().filter_map(|m| Some(column(index(m.column)?, m))).collect();
         Ok(Self {
             kind,
-            extra_keys: header.iter().map(|h| format!("extra.{h}")).collect(),
+            extra_keys: header.iter().map(|h| Cow::Owned(format!("extra.{h}"))).collect(),
             required,
             optional,
             cc_dns: index("cc_dns"),
@@ -210,6 +209,11 @@ impl Report {
     /// address. Missing trailing columns are read as absent, as IntelMQ's CSV
     /// reader does (real reports have such rows).
     pub fn event(&self, row: &[&str], options: &ParseOptions) -> Result<Event, Reject> {
+        self.fields(row, options).map(|(fields, _)| fields.into_event())
+    }
+
+    /// The event's fields, and which harmonisation fields are among them.
+    fn fields(&self, row: &[&str], options: &ParseOptions) -> Result<(SortedFields, u64), Reject> {
         if row.len() > self.header.len() {
             return Err(Reject::syntax(format!("{} columns where the header has {}", row.len(), self.header.len())));
         }
@@ -220,9 +224,9 @@ impl Report {
         } else {
             row
         };
-        let mut e = Building { pairs: Vec::with_capacity(self.header.len() + 8), set: 0 };
+        let mut e = Building { pairs: Vec::with_capacity(self.header.len() + 8), written: 0, set: 0 };
         let k = self.kind;
-        e.pairs.push(("feed.name".into(), k.feed_name.into()));
+        e.push(Cow::Borrowed("feed.name"), k.feed_name.into());
         // Columns not yet consumed by a mapping (IntelMQ's `fields`); on the
         // stack for the usual header widths. Extra values go straight into the
         // event: a later one for the same key wins, as in IntelMQ's dict.
@@ -247,7 +251,7 @@ impl Report {
                     Err(AddError::Exists) => return Err(Reject::invalid(f.name(), "set by two columns")),
                 },
                 (_, Some(key)) => {
-                    e.pairs.push((key.clone(), v.into_json()));
+                    e.push(Cow::Borrowed(*key), v.into_json());
                 }
                 _ => {}
             }
@@ -267,7 +271,7 @@ impl Report {
                 },
                 (Target::NotHarmonised(_), Some(_)) if is_ignored(&v) => {}
                 (_, Some(key)) => {
-                    e.pairs.push((key.clone(), v.into_json()));
+                    e.push(Cow::Borrowed(*key), v.into_json());
                 }
                 _ => {}
             }
@@ -279,14 +283,14 @@ impl Report {
         }
         for (i, used) in unused.iter().enumerate() {
             if *used && let Some(raw) = row.get(i).filter(|r| !r.is_empty()) {
-                e.pairs.push((self.extra_keys[i].clone(), (*raw).into()));
+                e.push(self.extra_keys[i].clone(), (*raw).into());
             }
         }
         if !e.has(Field::TimeSource) {
             return Err(Reject::missing("timestamp"));
         }
-        // Sorted once into the map; for a key written twice the later value wins.
-        Ok(e.pairs.into_iter().collect())
+        // Sorted once; for a key written twice the later value wins.
+        Ok((SortedFields::from_numbered(e.pairs), e.set))
     }
 
     /// Maps one row to an alert.
@@ -295,24 +299,24 @@ impl Report {
     /// As [`Report::event`], plus rows without an address (IntelMQ keeps
     /// those; an alert needs one) and invalid values found while importing.
     pub fn parse_row(&self, row: &[&str], options: &ParseOptions) -> Result<Alert, Reject> {
-        let e = self.event(row, options)?;
+        let (e, set) = self.fields(row, options)?;
         let identifying = [
-            "source.ip",
-            "destination.ip",
-            "source.network",
-            "source.url",
-            "destination.url",
-            "source.fqdn",
-            "destination.fqdn",
-            "source.reverse_dns",
-            "destination.reverse_dns",
-            "malware.hash.md5",
-            "malware.hash.sha256",
+            Field::SourceIp,
+            Field::DestinationIp,
+            Field::SourceNetwork,
+            Field::SourceUrl,
+            Field::DestinationUrl,
+            Field::SourceFqdn,
+            Field::DestinationFqdn,
+            Field::SourceReverseDns,
+            Field::DestinationReverseDns,
+            Field::MalwareHashMd5,
+            Field::MalwareHashSha256,
         ];
-        if !identifying.iter().any(|k| e.contains_key(*k)) {
+        if !identifying.iter().any(|f| set & Building::bit(*f) != 0) {
             return Err(Reject::new(RejectKind::MissingField).at_field("ip"));
         }
-        let mut alert = intelmq::import_owned(e, Format::Shadowserver, options)?;
+        let mut alert = intelmq::import_fields(e, Format::Shadowserver, options)?;
         alert.extra.insert("report".into(), self.kind.file.into());
         alert.original = row.join(",").into_bytes();
         Ok(alert)
@@ -327,13 +331,20 @@ fn is_ignored(v: &Val) -> bool {
 /// An event being built: its fields in the order written, and which
 /// harmonisation fields are set.
 struct Building {
-    pairs: Vec<(String, Value)>,
+    /// Name, value, and the order it was written in.
+    pairs: Vec<(Cow<'static, str>, Value, usize)>,
+    written: usize,
     set: u64,
 }
 
 impl Building {
     const fn bit(f: Field) -> u64 {
         1 << (f as u64)
+    }
+
+    fn push(&mut self, key: Cow<'static, str>, value: Value) {
+        self.pairs.push((key, value, self.written));
+        self.written += 1;
     }
 
     fn has(&self, f: Field) -> bool {
@@ -349,7 +360,7 @@ impl Building {
             return Err(AddError::Exists);
         }
         let value = sanitize(f.kind(), v).ok_or(AddError::Invalid)?;
-        self.pairs.push((f.name().into(), value));
+        self.push(Cow::Borrowed(f.name()), value);
         self.set |= Self::bit(f);
         Ok(())
     }
@@ -357,9 +368,9 @@ impl Building {
     /// Sets a field over any value it has.
     fn set(&mut self, f: Field, value: Value) {
         if self.has(f) {
-            self.pairs.retain(|(k, _)| k != f.name());
+            self.pairs.retain(|(k, _, _)| k != f.name());
         }
-        self.pairs.push((f.name().into(), value));
+        self.push(Cow::Borrowed(f.name()), value);
         self.set |= Self::bit(f);
     }
 }
@@ -754,6 +765,13 @@ const TRANSPORTS: &[&str] = &[
     "divert",
 ];
 
+/// An emptied vector of another lifetime, keeping its allocation (collected
+/// in place: same element layout).
+fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    v.clear();
+    v.into_iter().map(|_| "").collect()
+}
+
 /// Reads a whole report (`file_name` names its type) into per-row results,
 /// with 1-based line numbers of each row's first line.
 ///
@@ -776,20 +794,31 @@ pub fn parse_report(
     let report = Report::new(file_name, &header)?;
     // About one row per line: sized once, not regrown (alerts are large).
     let mut out = Vec::with_capacity(data.iter().filter(|b| **b == b'\n').count() + 1);
+    // The row's fields, one buffer for all rows (emptied and handed back each time).
+    let mut spare: Vec<&str> = Vec::new();
     loop {
         match reader.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {
                 let line = rec.position().map_or(0, csv::Position::line);
-                let row: Result<Vec<&str>, Reject> = rec
-                    .iter()
-                    .map(|f| {
-                        std::str::from_utf8(f)
-                            .map_err(|e| Reject::new(RejectKind::InvalidUtf8 { offset: e.valid_up_to() }))
-                    })
-                    .collect();
-                let result = row.and_then(|row| report.parse_row(&row, options)).map_err(|e| e.at_line(line));
+                let mut row = recycle(std::mem::take(&mut spare));
+                let result = match std::str::from_utf8(rec.as_slice()) {
+                    // Valid as a whole: fields are slices of it (cut at ASCII delimiters).
+                    Ok(all) => {
+                        row.extend((0..rec.len()).map(|i| rec.range(i).and_then(|r| all.get(r)).unwrap_or("")));
+                        Ok(())
+                    }
+                    Err(_) => rec.iter().try_for_each(|f| {
+                        row.push(
+                            std::str::from_utf8(f)
+                                .map_err(|e| Reject::new(RejectKind::InvalidUtf8 { offset: e.valid_up_to() }))?,
+                        );
+                        Ok(())
+                    }),
+                };
+                let result = result.and_then(|()| report.parse_row(&row, options)).map_err(|e| e.at_line(line));
                 out.push((line, result));
+                spare = recycle(row);
             }
             Err(e) => {
                 let line = e.position().map_or(0, csv::Position::line);

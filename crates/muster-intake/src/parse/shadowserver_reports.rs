@@ -195,11 +195,10 @@ pub enum Conversion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Field(Field),
-    /// `extra.<column>`.
-    Extra,
-    /// `extra.<name>`.
-    ExtraAs(&'static str),
-    /// A name that is no harmonisation field: lands in `extra.<name>`.
+    /// This `extra.*` field (`extra.<column>` or a renamed one).
+    Extra(&'static str),
+    /// A name that is no harmonisation field, so its values land in this
+    /// `extra.<name>` field (and `""`, `-`, `N/A` are dropped as for fields).
     NotHarmonised(&'static str),
     /// The column is dropped.
     Ignore,
@@ -216,14 +215,11 @@ pub struct Mapping {
 pub(crate) const fn field(f: Field, column: &'static str, conversion: Conversion) -> Mapping {
     Mapping { target: Target::Field(f), column, conversion }
 }
-pub(crate) const fn extra(column: &'static str, conversion: Conversion) -> Mapping {
-    Mapping { target: Target::Extra, column, conversion }
+pub(crate) const fn extra(key: &'static str, column: &'static str, conversion: Conversion) -> Mapping {
+    Mapping { target: Target::Extra(key), column, conversion }
 }
-pub(crate) const fn extra_as(name: &'static str, column: &'static str, conversion: Conversion) -> Mapping {
-    Mapping { target: Target::ExtraAs(name), column, conversion }
-}
-pub(crate) const fn not_harmonised(name: &'static str, column: &'static str, conversion: Conversion) -> Mapping {
-    Mapping { target: Target::NotHarmonised(name), column, conversion }
+pub(crate) const fn not_harmonised(key: &'static str, column: &'static str, conversion: Conversion) -> Mapping {
+    Mapping { target: Target::NotHarmonised(key), column, conversion }
 }
 #[allow(dead_code)] // for reports that drop a column; none of the sampled ones does
 pub(crate) const fn ignore(column: &'static str) -> Mapping {
