@@ -12,7 +12,9 @@ shared/data/samples/shadowserver, read from there and replicated in memory):
 * a differential check: for every sample row, the event Muster maps it to and
   the event IntelMQ emits must have the same fields and values (IntelMQ
   harmonisation names). Every difference is listed; IntelMQ-internal fields
-  are excluded (IGNORED_FIELDS below).
+  are excluded (IGNORED_FIELDS below), and the few IntelMQ behaviours Muster
+  deliberately does not copy are counted as "excepted" (EXCEPTIONS below,
+  each with its reason).
 
 Which IntelMQ: 3.3 and later do not ship the Shadowserver report mappings;
 they download them from Shadowserver at run time (`--update-schema`), which
@@ -22,7 +24,7 @@ newer IntelMQ, pass the downloaded schema with `--schema shadowserver-schema.jso
 
 Run from the repository root (see bench/README.md):
 
-    python3 bench/shadowserver_vs_intelmq.py [--intelmq-rows 20000] [--muster-factor 5]
+    /tmp/intelmq321/bin/python bench/shadowserver_vs_intelmq.py [--muster-bin PATH] [--json out.json]
 
 Exit status: 0 when every row matches and Muster reaches --min-ratio, 1 otherwise.
 """

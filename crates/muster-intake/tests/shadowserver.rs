@@ -102,11 +102,11 @@ fn alerts_equal_their_events_imported() {
         let mut recs = reader.records();
         let header = recs.next().and_then(Result::ok).unwrap_or_default();
         let header: Vec<&str> = header.iter().collect();
-        let report = Report::new(&file, &header).unwrap();
+        let report = Report::new(&file, &header).unwrap_or_else(|e| panic!("{file}: {e}"));
         for rec in recs.filter_map(Result::ok) {
             let row: Vec<&str> = rec.iter().collect();
-            let fast = report.parse_row(&row, &o).unwrap();
-            let event = report.event(&row, &o).unwrap();
+            let fast = report.parse_row(&row, &o).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let event = report.event(&row, &o).unwrap_or_else(|e| panic!("{file}: {e}"));
             let mut slow = muster_intake::intelmq::import_owned(event, Format::Shadowserver, &o).unwrap();
             slow.extra.insert("report".into(), report.kind.file.into());
             slow.original = row.join(",").into_bytes();
