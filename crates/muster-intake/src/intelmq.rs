@@ -99,7 +99,7 @@ impl Fields for Event {
 /// harmonisation fields borrowed, not allocated). The third element is the
 /// order a field was written in.
 #[derive(Debug, Clone, Default)]
-pub struct SortedFields(Vec<(Cow<'static, str>, Value, usize)>);
+pub struct SortedFields(Vec<(Cow<'static, str>, Value, usize)>, [u64; 4]);
 
 impl SortedFields {
     /// Sorts `pairs` by name; for a name given twice the later value wins.
@@ -120,7 +120,12 @@ impl SortedFields {
             }
             same
         });
-        Self(numbered)
+        let mut filter = [0u64; 4];
+        for (k, _, _) in &numbered {
+            let h = filter_bit(k);
+            filter[h / 64] |= 1 << (h % 64);
+        }
+        Self(numbered, filter)
     }
 
     /// As a JSON event.
@@ -132,6 +137,11 @@ impl SortedFields {
 
 impl Fields for SortedFields {
     fn get(&self, key: &str) -> Option<&Value> {
+        // Most names looked up are absent: a one-probe filter answers those.
+        let h = filter_bit(key);
+        if self.1[h / 64] & (1 << (h % 64)) == 0 {
+            return None;
+        }
         self.0.binary_search_by(|(k, _, _)| key_cmp(k, key)).ok().map(|i| &self.0[i].1)
     }
 
@@ -142,6 +152,15 @@ impl Fields for SortedFields {
     fn into_extras(self, mut keep: impl FnMut(&str, &Value) -> bool) -> BTreeMap<Cow<'static, str>, Value> {
         self.0.into_iter().filter(|(k, v, _)| keep(k, v)).map(|(k, v, _)| (k, v)).collect()
     }
+}
+
+/// A field name's bit in [`SortedFields`]' 256-bit filter: from its
+/// length, middle and last bytes (names share their prefixes).
+#[inline]
+fn filter_bit(key: &str) -> usize {
+    let b = key.as_bytes();
+    let (mid, last) = (b.get(b.len() / 2).copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+    (b.len().wrapping_mul(31) ^ usize::from(mid).wrapping_mul(7) ^ usize::from(last).wrapping_mul(131)) % 256
 }
 
 /// The order of `str`, compared inline eight bytes at a time (big-endian
