@@ -5,6 +5,10 @@ Shadowserver parser maps, for the report types with a sample in
 shared/data/samples/shadowserver. Run with IntelMQ 3.2.1's Python:
 
     /tmp/intelmq321/bin/python bench/shadowserver_table.py > crates/muster-intake/src/parse/shadowserver_table.rs
+    cargo fmt -p muster-intake
+
+It reads the mapping as data (column, target field, conversion name); the
+conversions themselves are Muster's own (`Conversion` in shadowserver_reports.rs).
 """
 import sys
 from pathlib import Path
