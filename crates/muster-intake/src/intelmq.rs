@@ -4,7 +4,9 @@
 //! `classification.type`, `feed.name`, `time.source`). The Shadowserver
 //! parser builds IntelMQ events and imports them through here.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
@@ -68,7 +70,135 @@ fn rsit_for_intelmq_type(t: &str) -> &str {
     }
 }
 
-fn text(e: &Event, key: &str) -> Option<String> {
+/// A flat event being imported: looked up by field name, then its
+/// remaining fields moved into the alert's extras. A JSON [`Event`] is one;
+/// the Shadowserver parser builds a [`SortedFields`] instead of a map.
+pub trait Fields {
+    fn get(&self, key: &str) -> Option<&Value>;
+    /// Every field, in key order.
+    fn entries(&self) -> impl Iterator<Item = (&str, &Value)>;
+    /// The fields `keep` accepts, as extras.
+    fn into_extras(self, keep: impl FnMut(&str, &Value) -> bool) -> BTreeMap<Cow<'static, str>, Value>;
+}
+
+impl Fields for Event {
+    fn get(&self, key: &str) -> Option<&Value> {
+        Map::get(self, key)
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    fn into_extras(self, mut keep: impl FnMut(&str, &Value) -> bool) -> BTreeMap<Cow<'static, str>, Value> {
+        self.into_iter().filter(|(k, v)| keep(k, v)).map(|(k, v)| (Cow::Owned(k), v)).collect()
+    }
+}
+
+/// Fields sorted by name, each name once (binary-searched; names of
+/// harmonisation fields borrowed, not allocated). The third element is the
+/// order a field was written in.
+#[derive(Debug, Clone, Default)]
+pub struct SortedFields(Vec<(Cow<'static, str>, Value, usize)>, [u64; 4]);
+
+impl SortedFields {
+    /// Sorts `pairs` by name; for a name given twice the later value wins.
+    #[must_use]
+    pub fn new(pairs: Vec<(Cow<'static, str>, Value)>) -> Self {
+        Self::from_numbered(pairs.into_iter().enumerate().map(|(i, (k, v))| (k, v, i)).collect())
+    }
+
+    /// Sorts fields numbered in the order they were written, in place; for a
+    /// name given twice the later value wins.
+    #[must_use]
+    pub fn from_numbered(mut numbered: Vec<(Cow<'static, str>, Value, usize)>) -> Self {
+        numbered.sort_unstable_by(|(a, _, i), (b, _, j)| key_cmp(a, b).then(i.cmp(j)));
+        numbered.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut earlier.1);
+            }
+            same
+        });
+        let mut filter = [0u64; 4];
+        for (k, _, _) in &numbered {
+            let h = filter_bit(k);
+            filter[h / 64] |= 1 << (h % 64);
+        }
+        Self(numbered, filter)
+    }
+
+    /// As a JSON event.
+    #[must_use]
+    pub fn into_event(self) -> Event {
+        self.0.into_iter().map(|(k, v, _)| (k.into_owned(), v)).collect()
+    }
+}
+
+impl Fields for SortedFields {
+    fn get(&self, key: &str) -> Option<&Value> {
+        // Most names looked up are absent: a one-probe filter answers those.
+        let h = filter_bit(key);
+        if self.1[h / 64] & (1 << (h % 64)) == 0 {
+            return None;
+        }
+        self.0.binary_search_by(|(k, _, _)| key_cmp(k, key)).ok().map(|i| &self.0[i].1)
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v, _)| (k.as_ref(), v))
+    }
+
+    fn into_extras(self, mut keep: impl FnMut(&str, &Value) -> bool) -> BTreeMap<Cow<'static, str>, Value> {
+        self.0.into_iter().filter(|(k, v, _)| keep(k, v)).map(|(k, v, _)| (k, v)).collect()
+    }
+}
+
+/// A field name's bit in [`SortedFields`]' 256-bit filter: from its
+/// length, middle and last bytes (names share their prefixes).
+#[inline]
+fn filter_bit(key: &str) -> usize {
+    let b = key.as_bytes();
+    let (mid, last) = (b.get(b.len() / 2).copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+    (b.len().wrapping_mul(31) ^ usize::from(mid).wrapping_mul(7) ^ usize::from(last).wrapping_mul(131)) % 256
+}
+
+/// The order of `str`, compared inline eight bytes at a time (big-endian
+/// words order like their bytes): field names are short and share
+/// `extra.`/`source.` prefixes, where a `memcmp` call per comparison
+/// dominated the lookups.
+#[inline]
+fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    while let (Some(x), Some(y)) = (ca.next(), cb.next()) {
+        let x = u64::from_be_bytes(x.try_into().unwrap_or([0; 8]));
+        let y = u64::from_be_bytes(y.try_into().unwrap_or([0; 8]));
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    let done = a.len().min(b.len()) / 8 * 8;
+    for (x, y) in a[done..].iter().zip(&b[done..]) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// As [`text`], borrowing the string when it is one.
+fn text_ref<'a>(e: &'a impl Fields, key: &str) -> Option<Cow<'a, str>> {
+    match e.get(key)? {
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        v @ (Value::Number(_) | Value::Bool(_)) => Some(Cow::Owned(v.to_string())),
+        _ => None,
+    }
+}
+
+fn text(e: &impl Fields, key: &str) -> Option<String> {
     match e.get(key)? {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
@@ -93,16 +223,24 @@ pub fn import(e: &Event, format: Format, options: &ParseOptions) -> Result<Alert
 /// # Errors
 /// As [`import`].
 pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Result<Alert, Reject> {
+    import_fields(event, format, options)
+}
+
+/// As [`import_owned`], for any [`Fields`].
+///
+/// # Errors
+/// As [`import`].
+pub fn import_fields(event: impl Fields, format: Format, options: &ParseOptions) -> Result<Alert, Reject> {
     let e = &event;
-    for (k, v) in e {
+    for (k, v) in e.entries() {
         if matches!(v, Value::Object(_) | Value::Array(_)) && !k.starts_with("extra") {
-            return Err(Reject::wrong_type(k.clone(), "a scalar"));
+            return Err(Reject::wrong_type(k.to_owned(), "a scalar"));
         }
     }
-    let ctype = text(e, "classification.type").unwrap_or_else(|| "undetermined".into());
+    let ctype = text_ref(e, "classification.type").unwrap_or(Cow::Borrowed("undetermined"));
     let rsit = muster_core::taxonomy::RsitType::parse(rsit_for_intelmq_type(&ctype))
         .map_err(|_| Reject::invalid("classification.type", format!("{ctype:?} is not an RSIT type")))?;
-    let time = match text(e, "time.source").or_else(|| text(e, "time.observation")) {
+    let time = match text_ref(e, "time.source").or_else(|| text_ref(e, "time.observation")) {
         Some(t) => {
             timefmt::parse_iso(&t).ok_or_else(|| Reject::invalid("time.source", format!("{t:?} is not ISO 8601")))?
         }
@@ -111,7 +249,7 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
     let feed = text(e, "feed.name");
     let identifier = text(e, "classification.identifier");
     let title = text(e, "event_description.text").unwrap_or_else(|| {
-        let what = identifier.clone().unwrap_or_else(|| ctype.clone());
+        let what = identifier.clone().unwrap_or_else(|| ctype.clone().into_owned());
         feed.as_ref().map_or_else(|| what.clone(), |f| format!("{f}: {what}"))
     });
     let source = match format {
@@ -119,15 +257,16 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
         _ => text(e, "feed.provider").or_else(|| feed.clone()).unwrap_or_else(|| "intelmq".into()),
     };
     let mut alert = Alert::new(format, source, title, time, rsit);
-    alert.severity =
-        text(e, "extra.severity").and_then(|s| Severity::parse(&s)).unwrap_or_else(|| default_severity(rsit.class()));
+    alert.severity = text_ref(e, "extra.severity")
+        .and_then(|s| Severity::parse(&s))
+        .unwrap_or_else(|| default_severity(rsit.class()));
     alert.rule = identifier.map(|id| Rule {
         id: text(e, "extra.rule.id").or_else(|| Some(id.clone())),
         name: Some(id),
         category: text(e, "classification.taxonomy"),
     });
     alert.description = text(e, "extra.description").or_else(|| text(e, "comment"));
-    if let Some(t) = text(e, "tlp") {
+    if let Some(t) = text_ref(e, "tlp") {
         alert.tlp = muster_core::Tlp::parse(&t).map_err(|err| Reject::invalid("tlp", err.to_string()))?;
     }
     alert.network.source_port = port(e, "source.port")?;
@@ -135,7 +274,7 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
     alert.network.transport = text(e, "protocol.transport");
     alert.network.application = text(e, "protocol.application");
     for (field, kind, role) in OBSERVABLE_FIELDS {
-        if let Some(v) = text(e, field) {
+        if let Some(v) = text_ref(e, field) {
             if matches!(kind, ObservableKind::Ipv4) {
                 alert.observe_ip(&v, *role, field);
             } else {
@@ -162,22 +301,42 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
     if let Some(n) = e.get("extra.count").and_then(Value::as_u64) {
         alert.count = n.max(1);
     }
-    if let Some(t) = text(e, "extra.last_seen").and_then(|t| timefmt::parse_iso(&t)) {
+    if let Some(t) = text_ref(e, "extra.last_seen").and_then(|t| timefmt::parse_iso(&t)) {
         alert.last_seen = t.max(alert.first_seen);
     }
     alert.host = text(e, "extra.host");
     let identity: Vec<(&str, String)> = IDENTITY_FIELDS.iter().filter_map(|f| text(e, f).map(|v| (*f, v))).collect();
     let identity: Vec<(&str, &str)> = identity.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // Per field of every event: a set, not two linear scans of string compares.
-    static CONSUMED: LazyLock<HashSet<&'static str>> =
+    static CONSUMED: LazyLock<HashSet<&'static str, BuildHasherDefault<Fnv>>> =
         LazyLock::new(|| KNOWN_FIELDS.iter().copied().chain(OBSERVABLE_FIELDS.iter().map(|(f, _, _)| *f)).collect());
-    for (k, v) in event {
-        if !CONSUMED.contains(k.as_str()) && !v.is_null() {
-            alert.extra.insert(k.into(), v);
-        }
+    let kept = event.into_extras(|k, v| !CONSUMED.contains(k) && !v.is_null());
+    if alert.extra.is_empty() {
+        alert.extra = kept;
+    } else {
+        alert.extra.extend(kept);
     }
     options.apply_markings(&mut alert);
     Ok(alert.seal(&identity))
+}
+
+/// FNV-1a: the consumed-field set is looked up once per field of every
+/// event, with short trusted keys, where SipHash's cost shows.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// Fields besides observables that tell two events apart.
@@ -239,7 +398,7 @@ fn default_severity(class: muster_core::taxonomy::RsitClass) -> Severity {
     }
 }
 
-fn port(e: &Event, key: &str) -> Result<Option<u16>, Reject> {
+fn port(e: &impl Fields, key: &str) -> Result<Option<u16>, Reject> {
     match e.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
@@ -350,6 +509,29 @@ mod tests {
             let mapped = rsit_for_intelmq_type(t);
             assert!(muster_core::taxonomy::RsitType::parse(mapped).is_ok(), "{t} -> {mapped}");
         }
+    }
+
+    #[test]
+    fn key_order_is_the_order_of_str() {
+        let keys = ["", "a", "ab", "extra.", "extra.a", "extra.ab", "extra.abcdefgh", "extra.abcdefgi", "source.ip"];
+        for a in keys {
+            for b in keys {
+                assert_eq!(key_cmp(a, b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn sorted_fields_keep_the_later_of_a_repeated_name() {
+        let f = SortedFields::new(vec![
+            ("extra.b".into(), Value::from(1)),
+            ("extra.a".into(), Value::from(2)),
+            ("extra.b".into(), Value::from(3)),
+        ]);
+        assert_eq!(f.get("extra.b"), Some(&Value::from(3)));
+        assert_eq!(f.get("extra.a"), Some(&Value::from(2)));
+        assert_eq!(f.get("extra.c"), None);
+        assert_eq!(f.into_event().len(), 2);
     }
 
     #[test]

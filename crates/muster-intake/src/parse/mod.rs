@@ -13,6 +13,7 @@ mod classify;
 pub(crate) mod json;
 mod kv;
 mod shadowserver_reports;
+mod shadowserver_table;
 
 use std::collections::BTreeSet;
 

@@ -1,227 +1,775 @@
-//! Shadowserver CSV reports, mapped as IntelMQ's Shadowserver parser maps
-//! them: each row becomes an IntelMQ event (`source.ip`, `source.port`,
+//! Shadowserver CSV reports, mapped as IntelMQ's Shadowserver parser (3.2.1)
+//! maps them: each row becomes an IntelMQ event (`source.ip`, `source.port`,
 //! `source.asn`, `source.geolocation.cc`, `extra.*` …, with the report's
-//! `classification.*` and `feed.name`), which is then imported as an alert.
-//! The report type comes from the file name, as in IntelMQ.
+//! constant `classification.*`, `protocol.*` and `feed.name`), which is then
+//! imported as an alert. The report type comes from the file name, as in
+//! IntelMQ; its columns are mapped by the per-report table in
+//! [`shadowserver_reports`](super::shadowserver_reports).
+//!
+//! The rules IntelMQ applies, which the mapping follows:
+//! * mapped columns are converted ([`Conversion`]); a conversion that yields
+//!   nothing drops the column; a number that does not parse fails the row;
+//! * a value for a harmonisation field is sanitised and checked for that
+//!   field ([`Kind`]); `""`, `-` and `N/A` are dropped; an invalid value of an
+//!   optional column is kept as `extra.<column>` (the raw text), of a required
+//!   column fails the row;
+//! * every column no mapping consumed lands in `extra.<column>` as text;
+//! * constant fields go on last, over any column's value.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde_json::Value;
+use time::{OffsetDateTime, UtcOffset};
 
-use super::shadowserver_reports::{self, ReportType};
+use super::shadowserver_reports::{self as reports};
+pub use super::shadowserver_reports::{Conversion, Field, Kind, Mapping, REPORTS, ReportType, Target, find};
 use super::{ParseOptions, clip};
 use crate::alert::{Alert, Format};
-use crate::intelmq::{self, Event};
+use crate::intelmq::{self, Event, SortedFields};
 use crate::reject::{Reject, RejectKind};
 
-pub use super::shadowserver_reports::REPORTS;
-
-/// A report being read: its type and the header row.
+/// A report being read: its type, the header row and, per mapping, the
+/// header column it reads.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub kind: &'static ReportType,
     header: Vec<String>,
+    /// `extra.<column>` for each header column, made once per report.
+    extra_keys: Vec<Cow<'static, str>>,
+    /// Header index of each required and optional mapping present, and the
+    /// `extra.*` key it writes when it writes one.
+    required: Vec<Column>,
+    optional: Vec<Column>,
+    /// Columns `HttpHostAndUrl` reads.
+    cc_dns: Option<usize>,
+    http_host: Option<usize>,
+    url: Option<usize>,
+    http_url: Option<usize>,
+    application: Option<usize>,
+}
+
+/// A mapping bound to its header column.
+#[derive(Debug, Clone)]
+struct Column {
+    index: usize,
+    mapping: &'static Mapping,
+    extra_key: Option<&'static str>,
+}
+
+/// A converted value.
+#[derive(Debug, Clone)]
+enum Val<'a> {
+    Str(Cow<'a, str>),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Time(OffsetDateTime),
+}
+
+impl Val<'_> {
+    fn into_json(self) -> Value {
+        match self {
+            Val::Str(s) => Value::String(s.into_owned()),
+            Val::Bool(b) => Value::Bool(b),
+            Val::Int(n) => Value::from(n),
+            Val::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+            Val::Time(t) => Value::String(python_iso(t)),
+        }
+    }
+
+    /// The text IntelMQ's generic sanitiser makes of a value (`str(value)`);
+    /// `None` for Python-falsy values.
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Val::Str(s) if s.is_empty() => None,
+            Val::Str(s) => Some(Cow::Borrowed(s.trim())),
+            Val::Bool(false) | Val::Int(0) => None,
+            Val::Float(f) if *f == 0.0 => None,
+            Val::Bool(true) => Some("True".into()),
+            Val::Int(n) => Some(n.to_string().into()),
+            Val::Float(f) => Some(format!("{f:?}").into()),
+            Val::Time(t) => Some(python_iso(*t).into()),
+        }
+    }
+}
+
+/// Why a value was not added.
+enum AddError {
+    Invalid,
+    Exists,
 }
 
 impl Report {
     /// Prepares to read rows of the report named by `file_name` with this header row.
     ///
     /// # Errors
-    /// When the file name names no known report, or the header lacks `timestamp`.
+    /// When the file name names no known report, or the header lacks a column
+    /// the report requires (e.g. `timestamp`).
     pub fn new(file_name: &str, header: &[&str]) -> Result<Self, Reject> {
-        let kind = shadowserver_reports::find(file_name).ok_or_else(|| {
+        let kind = reports::find(file_name).ok_or_else(|| {
             Reject::invalid("file_name", format!("{file_name:?} names no known Shadowserver report (e.g. scan_redis)"))
         })?;
         let header: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
-        if !header.iter().any(|h| h == "timestamp") {
+        // A duplicated column name reads its last occurrence, as a CSV dict reader does.
+        let index = |name: &str| header.iter().rposition(|h| h == name);
+        if index("timestamp").is_none() {
             return Err(Reject::missing("timestamp").at_line(1));
         }
-        Ok(Self { kind, header })
+        let column = |index: usize, mapping: &'static Mapping| {
+            let extra_key = match mapping.target {
+                Target::Extra(key) | Target::NotHarmonised(key) => Some(key),
+                Target::Field(_) | Target::Ignore => None,
+            };
+            Column { index, mapping, extra_key }
+        };
+        let mut required = Vec::with_capacity(kind.required.len());
+        for m in kind.required {
+            let i = index(m.column).ok_or_else(|| Reject::missing(m.column).at_line(1))?;
+            required.push(column(i, m));
+        }
+        let optional = kind.optional.iter().filter_map(|m| Some(column(index(m.column)?, m))).collect();
+        Ok(Self {
+            kind,
+            extra_keys: header.iter().map(|h| Cow::Owned(format!("extra.{h}"))).collect(),
+            required,
+            optional,
+            cc_dns: index("cc_dns"),
+            http_host: index("http_host"),
+            url: index("url"),
+            http_url: index("http_url"),
+            application: index("application"),
+            header,
+        })
+    }
+
+    fn convert<'a>(&self, m: &Mapping, raw: &'a str, row: &[&'a str]) -> Result<Option<Val<'a>>, Reject> {
+        use Conversion as C;
+        let bad_number = || Reject::invalid(m.column, format!("{raw:?} is not a number"));
+        Ok(match m.conversion {
+            C::Plain => Some(Val::Str(raw.into())),
+            C::TimeUtc => Some(match crate::timefmt::parse_iso(raw) {
+                Some(t) => Val::Time(t),
+                None => Val::Str(raw.into()),
+            }),
+            C::Bool => match raw.to_lowercase().as_str() {
+                "y" | "yes" | "true" | "enabled" | "1" => Some(Val::Bool(true)),
+                "n" | "no" | "false" | "disabled" | "0" => Some(Val::Bool(false)),
+                _ => None,
+            },
+            C::NoneIfUnknown => (!matches!(raw, "" | "0" | "unknown")).then(|| Val::Str(raw.into())),
+            C::Int if raw.is_empty() => None,
+            C::Int => Some(Val::Int(py_int(raw).ok_or_else(bad_number)?)),
+            C::Float if raw.is_empty() => None,
+            C::Float => Some(Val::Float(raw.trim().parse::<f64>().map_err(|_| bad_number())?)),
+            C::NonZeroInt if raw.is_empty() => None,
+            C::NonZeroInt => Some(py_int(raw).ok_or_else(bad_number)?).filter(|n| *n != 0).map(Val::Int),
+            C::TorNode => (!raw.is_empty()).then_some(Val::Bool(true)),
+            C::ValidIp => {
+                (raw != "0.0.0.0" && !raw.contains('/') && sanitize_ip(raw).is_some()).then(|| Val::Str(raw.into()))
+            }
+            C::ValidNetwork => (raw.contains('/') && sanitize_network(raw).is_some()).then(|| Val::Str(raw.into())),
+            C::ValidFqdn => (!raw.is_empty() && sanitize_fqdn(raw).is_some()).then(|| Val::Str(raw.into())),
+            C::Date | C::DateUtc => crate::timefmt::parse_iso(raw).or_else(|| parse_http_date(raw)).map(Val::Time),
+            C::Base64 if raw.is_empty() => None,
+            C::Base64 if is_base64(raw) => Some(Val::Str(raw.into())),
+            C::Base64 => Some(Val::Str(base64(raw.as_bytes()).into())),
+            C::ExchangeTaxonomy => {
+                Some(Val::Str(if raw == "exchange;webshell" { "intrusions" } else { "vulnerable" }.into()))
+            }
+            C::ExchangeType => {
+                Some(Val::Str(if raw == "exchange;webshell" { "system-compromise" } else { "infected-system" }.into()))
+            }
+            C::ExchangeIdentifier => Some(Val::Str(
+                if raw == "exchange;webshell" { "exchange-server-webshell" } else { "vulnerable-exchange-server" }
+                    .into(),
+            )),
+            C::HttpHostAndUrl => {
+                let get = |i: Option<usize>| i.and_then(|i| row.get(i).copied());
+                let host = if self.cc_dns.is_some() { get(self.cc_dns) } else { get(self.http_host) }.unwrap_or("");
+                let path = if self.url.is_some() { get(self.url) } else { get(self.http_url) }.unwrap_or("");
+                if host.is_empty() || path.is_empty() {
+                    Some(Val::Str(raw.into()))
+                } else {
+                    // Request line stripped: from the first '/' up to the first blank.
+                    let path = path.find('/').map_or("", |i| &path[i..]);
+                    let path = path.find(char::is_whitespace).map_or(path, |i| &path[..i]);
+                    let scheme = get(self.application).filter(|a| matches!(*a, "http" | "https")).unwrap_or("http");
+                    Some(Val::Str(format!("{scheme}://{host}{path}").into()))
+                }
+            }
+        })
     }
 
     /// Maps one row to an IntelMQ event.
     ///
     /// # Errors
-    /// When the row has more columns than the header, or lacks a time or an
-    /// address. Missing trailing columns are read as empty, as IntelMQ's
-    /// CSV reader does (real reports have such rows).
+    /// When the row has more columns than the header, a number column does
+    /// not parse, a required column is invalid, or the row has no time or no
+    /// address. Missing trailing columns are read as absent, as IntelMQ's CSV
+    /// reader does (real reports have such rows).
     pub fn event(&self, row: &[&str], options: &ParseOptions) -> Result<Event, Reject> {
+        self.fields(row, options).map(|(fields, _)| fields.into_event())
+    }
+
+    /// The event's fields, and which harmonisation fields are among them.
+    fn fields(&self, row: &[&str], options: &ParseOptions) -> Result<(SortedFields, u64), Reject> {
         if row.len() > self.header.len() {
             return Err(Reject::syntax(format!("{} columns where the header has {}", row.len(), self.header.len())));
         }
-        let mut e = Event::new();
+        let clipped: Vec<&str>;
+        let row = if row.iter().any(|v| v.len() > options.max_field_len) {
+            clipped = row.iter().map(|v| clip(v, options.max_field_len)).collect();
+            &clipped[..]
+        } else {
+            row
+        };
+        let mut e = Building { pairs: Vec::with_capacity(self.header.len() + 8), written: 0, set: 0 };
         let k = self.kind;
-        e.insert("feed.name".into(), k.feed_name.into());
-        e.insert("classification.identifier".into(), k.identifier.into());
-        e.insert("classification.type".into(), k.rsit_type.into());
-        if let Ok(t) = muster_core::taxonomy::RsitType::parse(k.rsit_type) {
-            e.insert("classification.taxonomy".into(), t.class().as_str().into());
-        }
-        let mut url_host = None;
-        let mut url_path = None;
-        for (col, raw) in self.header.iter().zip(row) {
-            let v = clip(raw.trim(), options.max_field_len);
-            if v.is_empty() {
-                continue;
-            }
-            if col == "http_host" {
-                url_host = Some(v);
-            }
-            if col == "http_url" || (col == "url" && !v.contains("://")) {
-                url_path = Some(v);
-                continue;
-            }
-            match (self.kind.file, col.as_str()) {
-                ("sandbox_dns", "request") => {
-                    e.insert("destination.fqdn".into(), v.into());
+        e.push(Cow::Borrowed("feed.name"), k.feed_name.into());
+        // Columns not yet consumed by a mapping (IntelMQ's `fields`); on the
+        // stack for the usual header widths. Extra values go straight into the
+        // event: a later one for the same key wins, as in IntelMQ's dict.
+        let (mut small, mut big) = ([true; 128], Vec::new());
+        let unused: &mut [bool] = if self.header.len() <= small.len() {
+            &mut small[..self.header.len()]
+        } else {
+            big.resize(self.header.len(), true);
+            &mut big
+        };
+        for c in &self.required {
+            let (i, m) = (c.index, c.mapping);
+            unused[i] = true;
+            let Some(raw) = row.get(i).copied() else { continue };
+            let Some(v) = self.convert(m, raw, row)? else { continue };
+            match (m.target, &c.extra_key) {
+                (Target::Field(f), _) => match e.add(f, v) {
+                    Ok(()) => {}
+                    Err(AddError::Invalid) => {
+                        return Err(Reject::invalid(m.column, format!("{raw:?} is not a valid {}", f.name())));
+                    }
+                    Err(AddError::Exists) => return Err(Reject::invalid(f.name(), "set by two columns")),
+                },
+                (_, Some(key)) => {
+                    e.push(Cow::Borrowed(*key), v.into_json());
                 }
-                ("sandbox_dns", "response") if v.parse::<std::net::IpAddr>().is_ok() => {
-                    e.insert("destination.ip".into(), v.into());
+                _ => {}
+            }
+            unused[i] = false;
+        }
+        for c in &self.optional {
+            let (i, m) = (c.index, c.mapping);
+            unused[i] = false;
+            let Some(raw) = row.get(i).copied() else { continue };
+            let Some(v) = self.convert(m, raw, row)? else { continue };
+            match (m.target, &c.extra_key) {
+                (Target::Field(f), _) => match e.add(f, v) {
+                    Ok(()) => {}
+                    // Kept: the raw text lands in extra.<column>.
+                    Err(AddError::Invalid) => unused[i] = true,
+                    Err(AddError::Exists) => return Err(Reject::invalid(f.name(), "set by two columns")),
+                },
+                (Target::NotHarmonised(_), Some(_)) if is_ignored(&v) => {}
+                (_, Some(key)) => {
+                    e.push(Cow::Borrowed(*key), v.into_json());
                 }
-                (_, "ip" | "src_ip") if v.contains('/') => {
-                    // IntelMQ: a network in the ip column is source.network.
-                    e.insert("source.network".into(), v.into());
-                }
-                _ => map_column(&mut e, col, v),
+                _ => {}
             }
         }
-        // IntelMQ applies a report's constant fields last, over any column.
-        if let Some(app) = k.application {
-            e.insert("protocol.application".into(), app.into());
+        for (f, v) in k.constants {
+            // IntelMQ sets a constant as it is when valid, else sanitised (`CouchDB` → `couchdb`).
+            let value = sanitize(f.kind(), Val::Str((*v).into())).unwrap_or_else(|| (*v).into());
+            e.set(*f, value);
         }
-        if let Some(transport) = k.transport {
-            e.insert("protocol.transport".into(), transport.into());
-        }
-        match (url_host, url_path) {
-            (Some(host), Some(path)) => {
-                // IntelMQ's convert_http_host_and_url: host + path, request line stripped.
-                let path = path.trim_start_matches(|c| c != '/');
-                let path = path.split_whitespace().next().unwrap_or("");
-                let field = if self.kind.file.starts_with("event") { "destination.url" } else { "source.url" };
-                e.insert(field.into(), format!("http://{host}{path}").into());
+        for (i, used) in unused.iter().enumerate() {
+            if *used && let Some(raw) = row.get(i).filter(|r| !r.is_empty()) {
+                e.push(self.extra_keys[i].clone(), (*raw).into());
             }
-            (None, Some(path)) => {
-                e.insert("extra.url".into(), path.into());
-            }
-            _ => {}
         }
-        if !e.contains_key("time.source") {
+        if !e.has(Field::TimeSource) {
             return Err(Reject::missing("timestamp"));
         }
-        let identifying = [
-            "source.ip",
-            "destination.ip",
-            "source.network",
-            "source.url",
-            "source.fqdn",
-            "destination.fqdn",
-            "malware.hash.md5",
-            "malware.hash.sha256",
-        ];
-        if !identifying.iter().any(|k| e.contains_key(*k)) {
-            return Err(Reject::new(RejectKind::MissingField).at_field("ip"));
-        }
-        Ok(e)
+        // Sorted once; for a key written twice the later value wins.
+        Ok((SortedFields::from_numbered(e.pairs), e.set))
     }
 
     /// Maps one row to an alert.
     ///
     /// # Errors
-    /// As [`Report::event`], plus invalid values found while importing.
+    /// As [`Report::event`], plus rows without an address (IntelMQ keeps
+    /// those; an alert needs one) and invalid values found while importing.
     pub fn parse_row(&self, row: &[&str], options: &ParseOptions) -> Result<Alert, Reject> {
-        let e = self.event(row, options)?;
-        let mut alert = intelmq::import_owned(e, Format::Shadowserver, options)?;
+        let (e, set) = self.fields(row, options)?;
+        let identifying = [
+            Field::SourceIp,
+            Field::DestinationIp,
+            Field::SourceNetwork,
+            Field::SourceUrl,
+            Field::DestinationUrl,
+            Field::SourceFqdn,
+            Field::DestinationFqdn,
+            Field::SourceReverseDns,
+            Field::DestinationReverseDns,
+            Field::MalwareHashMd5,
+            Field::MalwareHashSha256,
+        ];
+        if !identifying.iter().any(|f| set & Building::bit(*f) != 0) {
+            return Err(Reject::new(RejectKind::MissingField).at_field("ip"));
+        }
+        let mut alert = intelmq::import_fields(e, Format::Shadowserver, options)?;
         alert.extra.insert("report".into(), self.kind.file.into());
         alert.original = row.join(",").into_bytes();
         Ok(alert)
     }
 }
 
-/// Harmonisation fields for the columns IntelMQ maps by name; everything
-/// else becomes `extra.<column>`.
-fn map_column(e: &mut Event, col: &str, v: &str) {
-    let int = |v: &str| v.parse::<u64>().ok();
-    let direct: Option<&str> = match col {
-        "timestamp" => {
-            // Shadowserver times are UTC without a zone.
-            let t = crate::timefmt::parse_iso(v).map(crate::timefmt::format_rfc3339);
-            e.insert("time.source".into(), t.unwrap_or_else(|| v.to_owned()).into());
-            return;
-        }
-        "ip" | "src_ip" | "http_referer_ip" => Some("source.ip"),
-        "hostname" | "src_hostname" | "http_referer_hostname" => Some("source.reverse_dns"),
-        "geo" | "src_geo" | "http_referer_geo" => Some("source.geolocation.cc"),
-        "region" | "src_region" | "http_referer_region" => Some("source.geolocation.region"),
-        "city" | "src_city" | "http_referer_city" => Some("source.geolocation.city"),
-        "dst_ip" => Some("destination.ip"),
-        "dst_hostname" => Some("destination.reverse_dns"),
-        "dst_geo" => Some("destination.geolocation.cc"),
-        "dst_region" => Some("destination.geolocation.region"),
-        "dst_city" => Some("destination.geolocation.city"),
-        "protocol" => Some("protocol.transport"),
-        "application" => Some("protocol.application"),
-        "infection" => Some("malware.name"),
-        "http_agent" | "user_agent" => Some("user_agent"),
-        "md5" | "md5hash" => Some("malware.hash.md5"),
-        "sha256" => Some("malware.hash.sha256"),
-        "network" => Some("source.network"),
-        "dns_host_name" => Some("source.local_hostname"),
-        _ => None,
-    };
-    if let Some(field) = direct {
-        let v = if field == "protocol.transport" || field == "protocol.application" {
-            v.to_ascii_lowercase()
-        } else {
-            v.to_owned()
-        };
-        e.insert(field.into(), v.into());
-        return;
+/// IntelMQ drops these values instead of adding them.
+fn is_ignored(v: &Val) -> bool {
+    matches!(v, Val::Str(s) if matches!(s.as_ref(), "" | "-" | "N/A"))
+}
+
+/// An event being built: its fields in the order written, and which
+/// harmonisation fields are set.
+struct Building {
+    /// Name, value, and the order it was written in.
+    pairs: Vec<(Cow<'static, str>, Value, usize)>,
+    written: usize,
+    set: u64,
+}
+
+impl Building {
+    const fn bit(f: Field) -> u64 {
+        1 << (f as u64)
     }
-    let numeric: Option<&str> = match col {
-        "port" | "src_port" | "http_referer_port" => Some("source.port"),
-        "dst_port" => Some("destination.port"),
-        "asn" | "src_asn" | "http_referer_asn" => Some("source.asn"),
-        "dst_asn" => Some("destination.asn"),
-        "naics" | "src_naics" | "http_referer_naics" => Some("extra.source.naics"),
-        "sic" => Some("extra.source.sic"),
-        "dst_naics" => Some("extra.destination.naics"),
-        _ => None,
-    };
-    if let Some(field) = numeric {
-        // IntelMQ's invalidate_zero: 0 means unknown.
-        match int(v) {
-            Some(0) => {}
-            Some(n) => {
-                e.insert(field.into(), n.into());
-            }
-            None => {
-                e.insert(format!("extra.{col}"), v.into());
-            }
-        }
-        return;
+
+    fn push(&mut self, key: Cow<'static, str>, value: Value) {
+        self.pairs.push((key, value, self.written));
+        self.written += 1;
     }
-    match col {
-        "sector" | "src_sector" => {
-            e.insert("extra.source.sector".into(), v.into());
+
+    fn has(&self, f: Field) -> bool {
+        self.set & Self::bit(f) != 0
+    }
+
+    /// Adds a value to a harmonisation field, sanitised and checked as IntelMQ does.
+    fn add(&mut self, f: Field, v: Val) -> Result<(), AddError> {
+        if is_ignored(&v) {
+            return Ok(());
         }
-        "dst_sector" => {
-            e.insert("extra.destination.sector".into(), v.into());
+        if self.has(f) {
+            return Err(AddError::Exists);
         }
-        "url" if !e.contains_key("source.url") && (v.contains("://") || col == "url") => {
-            let full = if v.contains("://") { v.to_owned() } else { format!("http://{v}") };
-            e.insert("source.url".into(), full.into());
+        let value = sanitize(f.kind(), v).ok_or(AddError::Invalid)?;
+        self.push(Cow::Borrowed(f.name()), value);
+        self.set |= Self::bit(f);
+        Ok(())
+    }
+
+    /// Sets a field over any value it has.
+    fn set(&mut self, f: Field, value: Value) {
+        if self.has(f) {
+            self.pairs.retain(|(k, _, _)| k != f.name());
         }
-        // IntelMQ's validate_fqdn drops addresses in the host column.
-        "host" if v.parse::<std::net::IpAddr>().is_err() => {
-            e.insert("source.fqdn".into(), v.into());
+        self.push(Cow::Borrowed(f.name()), value);
+        self.set |= Self::bit(f);
+    }
+}
+
+fn printable(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
+fn sanitize(kind: Kind, v: Val) -> Option<Value> {
+    fn str_only<'v>(v: &'v Val) -> Option<&'v str> {
+        match v {
+            Val::Str(s) => Some(s.trim()),
+            _ => None,
         }
-        "host" => {}
-        _ => {
-            let value = match int(v) {
-                Some(n) if !v.starts_with('0') || v == "0" => Value::from(n),
-                _ => Value::from(v),
+    }
+    fn lower(s: &str) -> Cow<'_, str> {
+        if s.chars().any(char::is_uppercase) { Cow::Owned(s.to_lowercase()) } else { Cow::Borrowed(s) }
+    }
+    match kind {
+        Kind::Classification => v.text().map(|s| Value::String(s.into_owned())),
+        Kind::Text => v.text().filter(|s| !s.is_empty()).map(|s| Value::String(s.into_owned())),
+        Kind::Printable { max } => {
+            let s = v.text()?;
+            (printable(&s) && s.chars().count() <= max).then(|| Value::String(s.into_owned()))
+        }
+        Kind::Lowercase { max, printable: p } => {
+            let s = lower(str_only(&v)?);
+            let s = s.trim();
+            let ok = !s.is_empty() && (!p || printable(s)) && s.chars().count() <= max;
+            ok.then(|| Value::String(s.to_owned()))
+        }
+        Kind::Transport => {
+            let s = lower(str_only(&v)?);
+            let s = s.trim();
+            (s.len() <= 11 && TRANSPORTS.contains(&s)).then(|| Value::String(s.to_owned()))
+        }
+        Kind::CountryCode => {
+            let s = str_only(&v)?;
+            let s = if s.chars().any(char::is_lowercase) { Cow::Owned(s.to_uppercase()) } else { Cow::Borrowed(s) };
+            let s = s.trim();
+            (s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| Value::String(s.to_owned()))
+        }
+        Kind::Integer { max_len } => {
+            let n = match v {
+                Val::Int(n) => n,
+                Val::Bool(b) => i64::from(b),
+                #[allow(clippy::cast_possible_truncation)]
+                Val::Float(f) if f.is_finite() => f.trunc() as i64,
+                Val::Str(s) => py_int(&s)?,
+                _ => return None,
             };
-            e.insert(format!("extra.{col}"), value);
+            (n.to_string().len() <= max_len).then(|| Value::from(n))
+        }
+        Kind::Asn => {
+            let n = match v {
+                Val::Int(n) => n,
+                Val::Str(s) => {
+                    let s = s.as_ref();
+                    let s = if s.len() >= 2 && s[..2].eq_ignore_ascii_case("as") { &s[2..] } else { s };
+                    py_int(s)?
+                }
+                _ => return None,
+            };
+            (1..=4_294_967_295).contains(&n).then(|| Value::from(n))
+        }
+        Kind::Ip => sanitize_ip(&v.text()?)
+            .filter(|ip| !ip.is_unspecified() || ip.is_ipv6())
+            .map(|ip| Value::String(ip.to_string())),
+        Kind::Network => sanitize_network(&v.text()?).map(Value::String),
+        Kind::Fqdn => sanitize_fqdn(&v.text()?).map(Value::String),
+        Kind::Url => sanitize_url(&v.text()?).map(Value::String),
+        Kind::DateTime => match v {
+            Val::Time(t) => Some(Value::String(python_iso(t))),
+            Val::Str(s) => crate::timefmt::parse_iso(&s).map(|t| Value::String(python_iso(t))),
+            _ => None,
+        },
+    }
+}
+
+/// Python's `int()` of a string: surrounding blanks, a sign, digits with single underscores between.
+fn py_int(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (neg, digits) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for b in digits.bytes() {
+        match b {
+            b'0'..=b'9' => n = n.checked_mul(10)?.checked_add(i64::from(b - b'0'))?,
+            b'_' => {}
+            _ => return None,
         }
     }
+    Some(if neg { -n } else { n })
+}
+
+/// IntelMQ's address sanitiser: an address, a decimal integer, or a
+/// one-address network; a scope id is removed.
+fn sanitize_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0')) {
+        let n: u128 = s.parse().ok()?;
+        return Some(match u32::try_from(n) {
+            Ok(v4) => IpAddr::V4(Ipv4Addr::from(v4)),
+            Err(_) => IpAddr::V6(Ipv6Addr::from(n)),
+        });
+    }
+    let s = s.split('%').next().unwrap_or(s);
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let ip: IpAddr = addr.parse().ok()?;
+    let bits = if ip.is_ipv4() { 32 } else { 128 };
+    match prefix {
+        None => Some(ip),
+        Some(p) if p.parse::<u32>().ok() == Some(bits) => Some(ip),
+        Some(_) => None,
+    }
+}
+
+/// IntelMQ's network sanitiser: `address/prefix` with host bits cleared.
+fn sanitize_network(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (addr, prefix) = s.split_once('/').unwrap_or((s, ""));
+    let ip: IpAddr = addr.parse().ok()?;
+    match ip {
+        IpAddr::V4(v4) => {
+            let p: u32 = if prefix.is_empty() { 32 } else { prefix.parse().ok().filter(|p| *p <= 32)? };
+            let mask = u32::MAX.checked_shl(32 - p).unwrap_or(0);
+            Some(format!("{}/{p}", Ipv4Addr::from(u32::from(v4) & mask)))
+        }
+        IpAddr::V6(v6) => {
+            let p: u32 = if prefix.is_empty() { 128 } else { prefix.parse().ok().filter(|p| *p <= 128)? };
+            let mask = u128::MAX.checked_shl(128 - p).unwrap_or(0);
+            Some(format!("{}/{p}", Ipv6Addr::from(u128::from(v6) & mask)))
+        }
+    }
+}
+
+/// IntelMQ's domain-name sanitiser and check: dots trimmed, lower-cased; no
+/// address, no `:`, `/`, `?` or `#`, labels of 1–63 characters.
+fn sanitize_fqdn(s: &str) -> Option<String> {
+    let s = s.trim().trim_matches('.');
+    if s.is_empty() || !s.is_ascii() {
+        return None;
+    }
+    let s = s.to_ascii_lowercase();
+    let bad = s.contains([':', '/', '?', '#'])
+        || s.parse::<IpAddr>().is_ok()
+        || s.split('.').any(|l| l.is_empty() || l.len() > 63);
+    (!bad).then_some(s)
+}
+
+/// IntelMQ's URL sanitiser: `hxxp` defanging undone; a URL needs a host part.
+fn sanitize_url(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let s = s.replace("hxxp://", "http://").replace("hxxps://", "https://");
+    let rest = match s.find(':') {
+        Some(i)
+            if i > 0
+                && s.as_bytes()[0].is_ascii_alphabetic()
+                && s[..i].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) =>
+        {
+            if s[..i].eq_ignore_ascii_case("file") && s[i + 1..].starts_with("///") {
+                return Some(format!("{}://localhost{}", &s[..i].to_ascii_lowercase(), &s[i + 3..]));
+            }
+            &s[i + 1..]
+        }
+        _ => s.as_str(),
+    };
+    let netloc = rest.strip_prefix("//").map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    netloc.is_some_and(|n| !n.is_empty()).then_some(s)
+}
+
+fn is_base64(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(4) {
+        return false;
+    }
+    let body = s.trim_end_matches('=');
+    b.len() - body.len() <= 2 && body.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+}
+
+/// An HTTP date, `Thu, 19 Apr 2018 00:02:28 GMT` (weekday optional).
+fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
+    let s = s.trim();
+    let s = s.split_once(", ").map_or(s, |(_, rest)| rest);
+    let mut parts = s.split_ascii_whitespace();
+    let day: u8 = parts.next()?.parse().ok()?;
+    let month = crate::timefmt::month_from_abbr(parts.next()?)?;
+    let year: i32 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':');
+    let (h, m, sec): (u8, u8, u8) = (hms.next()?.parse().ok()?, hms.next()?.parse().ok()?, hms.next()?.parse().ok()?);
+    if !matches!(parts.next(), None | Some("GMT" | "UTC" | "UT" | "Z" | "+0000")) || parts.next().is_some() {
+        return None;
+    }
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    let t = time::Time::from_hms(h, m, sec).ok()?;
+    Some(time::PrimitiveDateTime::new(date, t).assume_utc())
+}
+
+/// Standard base64 with padding.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A time as Python's `isoformat()` writes it in UTC (IntelMQ's format).
+fn python_iso(t: OffsetDateTime) -> String {
+    fn digits(out: &mut String, n: u32, width: u32) {
+        for k in (0..width).rev() {
+            out.push(char::from(b'0' + u8::try_from(n / 10u32.pow(k) % 10).unwrap_or(0)));
+        }
+    }
+    let t = t.to_offset(UtcOffset::UTC);
+    let mut out = String::with_capacity(32);
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return t.to_string();
+    }
+    digits(&mut out, year.unsigned_abs(), 4);
+    out.push('-');
+    digits(&mut out, u32::from(u8::from(t.month())), 2);
+    out.push('-');
+    digits(&mut out, u32::from(t.day()), 2);
+    out.push('T');
+    digits(&mut out, u32::from(t.hour()), 2);
+    out.push(':');
+    digits(&mut out, u32::from(t.minute()), 2);
+    out.push(':');
+    digits(&mut out, u32::from(t.second()), 2);
+    if t.microsecond() != 0 {
+        out.push('.');
+        digits(&mut out, t.microsecond(), 6);
+    }
+    out.push_str("+00:00");
+    out
+}
+
+/// The IANA protocol names IntelMQ accepts in `protocol.transport`.
+const TRANSPORTS: &[&str] = &[
+    "ip",
+    "icmp",
+    "igmp",
+    "ggp",
+    "ipencap",
+    "st2",
+    "tcp",
+    "cbt",
+    "egp",
+    "igp",
+    "bbn-rcc",
+    "nvp",
+    "nvp-ii",
+    "pup",
+    "argus",
+    "emcon",
+    "xnet",
+    "chaos",
+    "udp",
+    "mux",
+    "dcn",
+    "hmp",
+    "prm",
+    "xns-idp",
+    "trunk-1",
+    "trunk-2",
+    "leaf-1",
+    "leaf-2",
+    "rdp",
+    "irtp",
+    "iso-tp4",
+    "netblt",
+    "mfe-nsp",
+    "merit-inp",
+    "sep",
+    "3pc",
+    "idpr",
+    "xtp",
+    "ddp",
+    "idpr-cmtp",
+    "tp++",
+    "il",
+    "ipv6",
+    "sdrp",
+    "ipv6-route",
+    "ipv6-frag",
+    "idrp",
+    "rsvp",
+    "gre",
+    "mhrp",
+    "bna",
+    "esp",
+    "ah",
+    "i-nlsp",
+    "swipe",
+    "narp",
+    "mobile",
+    "tlsp",
+    "skip",
+    "ipv6-icmp",
+    "ipv6-nonxt",
+    "ipv6-opts",
+    "cftp",
+    "sat-expak",
+    "kryptolan",
+    "rvd",
+    "ippc",
+    "sat-mon",
+    "visa",
+    "ipcv",
+    "cpnx",
+    "cphb",
+    "wsn",
+    "pvp",
+    "br-sat-mon",
+    "sun-nd",
+    "wb-mon",
+    "wb-expak",
+    "iso-ip",
+    "vmtp",
+    "secure-vmtp",
+    "vines",
+    "ttp",
+    "nsfnet-igp",
+    "dgp",
+    "tcf",
+    "eigrp",
+    "ospf",
+    "sprite-rpc",
+    "larp",
+    "mtp",
+    "ax.25",
+    "ipip",
+    "micp",
+    "scc-sp",
+    "etherip",
+    "encap",
+    "gmtp",
+    "ifmp",
+    "pnni",
+    "pim",
+    "aris",
+    "scps",
+    "qnx",
+    "a/n",
+    "ipcomp",
+    "snp",
+    "compaq-peer",
+    "ipx-in-ip",
+    "vrrp",
+    "pgm",
+    "l2tp",
+    "ddx",
+    "iatp",
+    "st",
+    "srp",
+    "uti",
+    "smp",
+    "sm",
+    "ptp",
+    "isis",
+    "fire",
+    "crtp",
+    "crdup",
+    "sscopmce",
+    "iplt",
+    "sps",
+    "pipe",
+    "sctp",
+    "fc",
+    "divert",
+];
+
+/// An emptied vector of another lifetime, keeping its allocation (collected
+/// in place: same element layout).
+fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    v.clear();
+    v.into_iter().map(|_| "").collect()
 }
 
 /// Reads a whole report (`file_name` names its type) into per-row results,
@@ -235,28 +783,42 @@ pub fn parse_report(
     options: &ParseOptions,
 ) -> Result<Vec<(u64, Result<Alert, Reject>)>, Reject> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data);
-    let mut records = reader.byte_records();
-    let header = match records.next() {
-        Some(Ok(h)) => h,
-        Some(Err(e)) => return Err(Reject::syntax(e.to_string()).at_line(1)),
-        None => return Err(Reject::syntax("empty report").at_line(1)),
-    };
-    let header: Vec<&str> = header.iter().map(|f| std::str::from_utf8(f).unwrap_or("")).collect();
+    // One record buffer for the whole report.
+    let mut rec = csv::ByteRecord::new();
+    match reader.read_byte_record(&mut rec) {
+        Ok(true) => {}
+        Ok(false) => return Err(Reject::syntax("empty report").at_line(1)),
+        Err(e) => return Err(Reject::syntax(e.to_string()).at_line(1)),
+    }
+    let header: Vec<&str> = rec.iter().map(|f| std::str::from_utf8(f).unwrap_or("")).collect();
     let report = Report::new(file_name, &header)?;
-    let mut out = Vec::new();
-    for rec in records {
-        match rec {
-            Ok(rec) => {
+    // About one row per line: sized once, not regrown (alerts are large).
+    let mut out = Vec::with_capacity(data.iter().filter(|b| **b == b'\n').count() + 1);
+    // The row's fields, one buffer for all rows (emptied and handed back each time).
+    let mut spare: Vec<&str> = Vec::new();
+    loop {
+        match reader.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
                 let line = rec.position().map_or(0, csv::Position::line);
-                let row: Result<Vec<&str>, Reject> = rec
-                    .iter()
-                    .map(|f| {
-                        std::str::from_utf8(f)
-                            .map_err(|e| Reject::new(RejectKind::InvalidUtf8 { offset: e.valid_up_to() }))
-                    })
-                    .collect();
-                let result = row.and_then(|row| report.parse_row(&row, options)).map_err(|e| e.at_line(line));
+                let mut row = recycle(std::mem::take(&mut spare));
+                let result = match std::str::from_utf8(rec.as_slice()) {
+                    // Valid as a whole: fields are slices of it (cut at ASCII delimiters).
+                    Ok(all) => {
+                        row.extend((0..rec.len()).map(|i| rec.range(i).and_then(|r| all.get(r)).unwrap_or("")));
+                        Ok(())
+                    }
+                    Err(_) => rec.iter().try_for_each(|f| {
+                        row.push(
+                            std::str::from_utf8(f)
+                                .map_err(|e| Reject::new(RejectKind::InvalidUtf8 { offset: e.valid_up_to() }))?,
+                        );
+                        Ok(())
+                    }),
+                };
+                let result = result.and_then(|()| report.parse_row(&row, options)).map_err(|e| e.at_line(line));
                 out.push((line, result));
+                spare = recycle(row);
             }
             Err(e) => {
                 let line = e.position().map_or(0, csv::Position::line);
