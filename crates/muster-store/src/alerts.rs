@@ -119,6 +119,11 @@ const LOOKUP: usize = 5_000;
 
 type Known = HashMap<String, Vec<(String, Sighting)>>;
 
+/// The part of a fingerprint the dedup index keys on (migration 9).
+fn fp_prefix(fingerprint: &str) -> &str {
+    fingerprint.get(..16).unwrap_or(fingerprint)
+}
+
 impl Store {
     async fn sightings(
         &self,
@@ -126,29 +131,36 @@ impl Store {
         org: &str,
         alerts: &[NewAlert],
     ) -> Result<Known> {
-        let mut fps: Vec<&str> = alerts.iter().map(|a| a.fingerprint.as_str()).collect();
-        fps.sort_unstable();
-        fps.dedup();
+        let wanted: std::collections::HashSet<&str> = alerts.iter().map(|a| a.fingerprint.as_str()).collect();
+        // Looked up by prefix (the index's key, see migration 9); the whole
+        // fingerprint is checked here.
+        let mut prefixes: Vec<&str> = wanted.iter().map(|fp| fp_prefix(fp)).collect();
+        prefixes.sort_unstable();
+        prefixes.dedup();
         let mut known = Known::new();
-        for chunk in fps.chunks(rows_per_statement(self.backend(), 1, LOOKUP)) {
-            let mut sql =
-                String::from("SELECT id, fingerprint, first_seen, last_seen, count FROM alerts WHERE org_id = ");
+        for chunk in prefixes.chunks(rows_per_statement(self.backend(), 1, LOOKUP)) {
+            let mut sql = String::from(
+                "SELECT id, fingerprint, first_seen, last_seen, count FROM alerts WHERE substr(fingerprint, 1, 16) IN (",
+            );
             let mut p = Params::new(self.backend());
-            p.one(&mut sql);
-            sql.push_str(" AND fingerprint IN (");
             p.list(&mut sql, chunk.len());
-            sql.push(')');
-            let mut q = sqlx::query(&sql).bind(org);
-            for fp in chunk {
-                q = q.bind(*fp);
+            sql.push_str(") AND org_id = ");
+            p.one(&mut sql);
+            let mut q = sqlx::query(&sql);
+            for prefix in chunk {
+                q = q.bind(*prefix);
             }
-            for row in q.fetch_all(&mut **tx).await? {
+            for row in q.bind(org).fetch_all(&mut **tx).await? {
+                let fingerprint: String = row.try_get("fingerprint")?;
+                if !wanted.contains(fingerprint.as_str()) {
+                    continue;
+                }
                 let s = Sighting {
                     first_seen: row.try_get("first_seen")?,
                     last_seen: row.try_get("last_seen")?,
                     count: row.try_get("count")?,
                 };
-                known.entry(row.try_get("fingerprint")?).or_default().push((row.try_get("id")?, s));
+                known.entry(fingerprint).or_default().push((row.try_get("id")?, s));
             }
         }
         Ok(known)
@@ -419,8 +431,10 @@ impl Store {
     /// Database errors.
     pub async fn find_alert_by_fingerprint(&self, org: OrgId, fingerprint: &str) -> Result<Option<AlertRow>> {
         sqlx::query(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE org_id = $1 AND fingerprint = $2 ORDER BY last_seen DESC, id DESC LIMIT 1"
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE substr(fingerprint, 1, 16) = $1 AND org_id = $2 AND fingerprint = $3 \
+             ORDER BY last_seen DESC, id DESC LIMIT 1"
         ))
+        .bind(fp_prefix(fingerprint))
         .bind(org.uuid().to_string())
         .bind(fingerprint)
         .fetch_optional(&self.pool)

@@ -77,6 +77,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0008_incident_search_keys.sqlite.sql"),
         postgres: "",
     },
+    Migration {
+        version: 9,
+        name: "alert_dedup_key",
+        sql: include_str!("../migrations/0009_alert_dedup_key.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.
