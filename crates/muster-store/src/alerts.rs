@@ -139,20 +139,21 @@ impl Store {
         prefixes.dedup();
         let mut known = Known::new();
         for chunk in prefixes.chunks(rows_per_statement(self.backend(), 1, LOOKUP)) {
+            // The organisation is checked here too: given `org_id = …` the planner
+            // prefers the organisation's time index and walks all its alerts.
             let mut sql = String::from(
-                "SELECT id, fingerprint, first_seen, last_seen, count FROM alerts WHERE substr(fingerprint, 1, 16) IN (",
+                "SELECT id, org_id, fingerprint, first_seen, last_seen, count FROM alerts \
+                 WHERE substr(fingerprint, 1, 16) IN (",
             );
-            let mut p = Params::new(self.backend());
-            p.list(&mut sql, chunk.len());
-            sql.push_str(") AND org_id = ");
-            p.one(&mut sql);
+            Params::new(self.backend()).list(&mut sql, chunk.len());
+            sql.push(')');
             let mut q = sqlx::query(&sql);
             for prefix in chunk {
                 q = q.bind(*prefix);
             }
-            for row in q.bind(org).fetch_all(&mut **tx).await? {
+            for row in q.fetch_all(&mut **tx).await? {
                 let fingerprint: String = row.try_get("fingerprint")?;
-                if !wanted.contains(fingerprint.as_str()) {
+                if !wanted.contains(fingerprint.as_str()) || row.try_get::<String, _>("org_id")? != org {
                     continue;
                 }
                 let s = Sighting {
@@ -430,17 +431,21 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn find_alert_by_fingerprint(&self, org: OrgId, fingerprint: &str) -> Result<Option<AlertRow>> {
-        sqlx::query(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE substr(fingerprint, 1, 16) = $1 AND org_id = $2 AND fingerprint = $3 \
-             ORDER BY last_seen DESC, id DESC LIMIT 1"
+        // By the prefix index alone (see `sightings`), the newest of the organisation's picked here.
+        let rows = sqlx::query(&format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE substr(fingerprint, 1, 16) = $1 AND fingerprint = $2"
         ))
         .bind(fp_prefix(fingerprint))
-        .bind(org.uuid().to_string())
         .bind(fingerprint)
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(alert_from_row)
-        .transpose()
+        .fetch_all(&self.pool)
+        .await?;
+        let mut newest: Option<AlertRow> = None;
+        for row in &rows {
+            let a = alert_from_row(row)?;
+            if a.org == org && newest.as_ref().is_none_or(|n| (a.last_seen, &a.id) > (n.last_seen, &n.id)) {
+                newest = Some(a);
+            }
+        }
+        Ok(newest)
     }
 }
