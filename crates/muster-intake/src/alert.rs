@@ -566,7 +566,8 @@ mod tests {
     #[test]
     fn originals_stored_as_zlib_by_earlier_versions_still_read() {
         use std::io::Write as _;
-        let data = b"<134>1 2024-01-01T00:00:00Z host app - - - CEF:0|Vendor|Product|1|100|Name|5|src=192.0.2.1".repeat(3);
+        let data =
+            b"<134>1 2024-01-01T00:00:00Z host app - - - CEF:0|Vendor|Product|1|100|Name|5|src=192.0.2.1".repeat(3);
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         z.write_all(&data).unwrap_or_else(|e| panic!("{e}"));
         let zlib = z.finish().unwrap_or_else(|e| panic!("{e}"));

@@ -42,6 +42,27 @@ impl Client {
         r.json().await.unwrap()
     }
 
+    /// Posts like a real sender: waits out a full intake queue (503 + Retry-After).
+    async fn post_retrying(&self, lines: &[String]) -> Value {
+        loop {
+            let r = self
+                .http
+                .post(self.s.url("/api/v1/alerts?format=eve"))
+                .bearer_auth(&self.token)
+                .body(lines.join("\n"))
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 503 {
+                assert!(r.headers().contains_key("retry-after"));
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+            return r.json().await.unwrap();
+        }
+    }
+
     async fn get(&self, path: &str) -> Value {
         let r = self.http.get(self.s.url(path)).bearer_auth(&self.token).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
@@ -164,6 +185,31 @@ async fn correlation_can_be_switched_off(backend: Backend) {
     assert!(c.incidents().await.is_empty());
 }
 
+/// Batches arriving at once that join the same incident all commit (on
+/// PostgreSQL they refresh its search document concurrently).
+async fn concurrent_batches_joining_one_incident_all_commit(backend: Backend) {
+    let Some(s) = TestServer::start_with(backend, |_| {}).await else { return };
+    let org = s.org("soc-race").await;
+    let u = s.user("race-analyst", org.id, Role::Analyst, "analyst password 1").await;
+    let token = s.token(&u, Role::Analyst).await;
+    let c = std::sync::Arc::new(Client { s, token, http: reqwest::Client::new() });
+    c.post(&[eve(0, "192.0.2.9", "10.0.0.1", 1, 1)]).await;
+    let mut tasks = Vec::new();
+    for b in 0..8u64 {
+        let c = std::sync::Arc::clone(&c);
+        tasks.push(tokio::spawn(async move {
+            let lines: Vec<String> = (0..50).map(|i| eve(1, "192.0.2.9", "10.0.0.2", 1000 + b * 100 + i, 2)).collect();
+            c.post_retrying(&lines).await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap()["created"], 50);
+    }
+    let incs = c.incidents().await;
+    assert_eq!(incs.len(), 1, "{incs:?}");
+    assert_eq!(incs[0]["alert_ids"].as_array().unwrap().len(), 401);
+}
+
 macro_rules! both {
     ($($name:ident),+ $(,)?) => {
         mod sqlite { $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await; })+ }
@@ -171,4 +217,8 @@ macro_rules! both {
     };
 }
 
-both!(alerts_sharing_an_attacker_address_are_grouped_into_one_incident, correlation_can_be_switched_off);
+both!(
+    alerts_sharing_an_attacker_address_are_grouped_into_one_incident,
+    correlation_can_be_switched_off,
+    concurrent_batches_joining_one_incident_all_commit,
+);

@@ -84,6 +84,14 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 10,
+        name: "incident_search_upsert",
+        sql: "",
+        // PostgreSQL only: SQLite serialises writers, so its triggers cannot race.
+        sqlite: "",
+        postgres: include_str!("../migrations/0010_incident_search_upsert.postgres.sql"),
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.

@@ -204,7 +204,7 @@ async fn audit_chain_detects_edit_and_deletion(s: &Store) {
 
 async fn migrations_are_idempotent(s: &Store) {
     assert!(s.migrate().await.unwrap().is_empty());
-    assert_eq!(Store::latest_schema_version(), 9);
+    assert_eq!(Store::latest_schema_version(), 10);
 }
 
 fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
