@@ -449,6 +449,82 @@ impl Alert {
     }
 }
 
+/// The fields of an alert that a store keeps in its document beside the
+/// summary it keeps in columns of its own ([`Alert::SUMMARY_FIELDS`]); each
+/// serialised exactly as in [`Alert`].
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a String>,
+    #[serde(with = "rsit_serde")]
+    rsit: RsitType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a Rule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a String>,
+    #[serde(skip_serializing_if = "empty_network")]
+    network: &'a Network,
+    observables: &'a [Observable],
+    #[serde(skip_serializing_if = "empty_slice")]
+    attack: &'a [AttackTechnique],
+    #[serde(skip_serializing_if = "empty_slice")]
+    tags: &'a [String],
+    #[serde(skip_serializing_if = "empty_map")]
+    extra: &'a BTreeMap<Cow<'static, str>, serde_json::Value>,
+    #[serde(skip_serializing_if = "empty_slice")]
+    warnings: &'a [String],
+}
+
+fn empty_network(n: &&Network) -> bool {
+    n.is_empty()
+}
+
+fn empty_slice<T>(v: &&[T]) -> bool {
+    v.is_empty()
+}
+
+fn empty_map<K, V>(m: &&BTreeMap<K, V>) -> bool {
+    m.is_empty()
+}
+
+impl Alert {
+    /// The fields a store keeps as columns of their own (and which the
+    /// document of [`Alert::body_json`] therefore leaves out).
+    pub const SUMMARY_FIELDS: [&'static str; 11] = [
+        "format",
+        "source",
+        "source_ref",
+        "fingerprint",
+        "title",
+        "severity",
+        "first_seen",
+        "last_seen",
+        "count",
+        "tlp",
+        "pap",
+    ];
+
+    /// The alert as JSON without its [`Alert::SUMMARY_FIELDS`]: what a store
+    /// keeps beside its columns (a third fewer bytes per alert than the
+    /// whole alert). Adding the summary fields back gives the alert's JSON.
+    #[must_use]
+    pub fn body_json(&self) -> String {
+        serde_json::to_string(&Body {
+            description: self.description.as_ref(),
+            rsit: self.rsit,
+            rule: self.rule.as_ref(),
+            host: self.host.as_ref(),
+            network: &self.network,
+            observables: &self.observables,
+            attack: &self.attack,
+            tags: &self.tags,
+            extra: &self.extra,
+            warnings: &self.warnings,
+        })
+        .unwrap_or_else(|_| "{}".into())
+    }
+}
+
 /// The original record could not be restored.
 #[derive(Debug, thiserror::Error)]
 pub enum OriginalError {
@@ -573,6 +649,25 @@ mod tests {
         let zlib = z.finish().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(decompress_original(&zlib, 1 << 20).ok(), Some(data.clone()));
         assert!(compress_original(&data).starts_with(&ZSTD_MAGIC));
+    }
+
+    #[test]
+    fn body_json_plus_the_summary_fields_is_the_alert_json() {
+        let mut a = sample("10.0.0.1");
+        a.description = Some("probe".into());
+        a.tags.push("scan".into());
+        a.extra.insert("alert.rev".into(), serde_json::json!(7));
+        let a = a.seal(&[]);
+        let whole: serde_json::Value = serde_json::to_value(&a).unwrap_or_default();
+        let mut body: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&a.body_json()).unwrap_or_default();
+        for field in Alert::SUMMARY_FIELDS {
+            assert!(!body.contains_key(field), "{field} left in the body");
+            if let Some(v) = whole.get(field) {
+                body.insert(field.to_owned(), v.clone());
+            }
+        }
+        assert_eq!(serde_json::Value::Object(body), whole);
     }
 
     #[test]

@@ -76,6 +76,12 @@ async fn ingest_real_suricata_alerts_then_repeat_them(backend: Backend) {
         .unwrap();
     assert!(detail["original"].as_str().unwrap().contains("\"event_type\":\"alert\""), "original kept: {detail}");
     assert!(detail["alert"]["observables"].as_array().is_some_and(|o| !o.is_empty()));
+    // The whole alert: the summary columns (current after the repeats) joined with the stored document.
+    let whole = &detail["alert"];
+    for field in ["title", "severity", "fingerprint", "count", "tlp", "pap", "source"] {
+        assert_eq!(whole[field], alerts[0][field], "{field}: {detail}");
+    }
+    assert!(whole["count"].as_i64().unwrap() >= 2 && whole["rsit"]["type"] == alerts[0]["rsit_type"], "{detail}");
 }
 
 #[tokio::test]

@@ -75,10 +75,47 @@ pub(crate) fn to_new_alert(a: &Alert) -> NewAlert {
         first_seen: muster_store::to_ms(a.first_seen),
         last_seen: muster_store::to_ms(a.last_seen),
         count: i64::try_from(a.count).unwrap_or(i64::MAX),
-        doc: serde_json::to_string(a).unwrap_or_else(|_| "{}".into()),
+        // The summary is in the row's own columns; the document keeps the rest.
+        doc: a.body_json(),
         original: muster_intake::compress_original(&a.original),
         observables: a.observables.iter().map(|o| (o.kind().as_str().to_owned(), o.value().to_owned())).collect(),
     }
+}
+
+/// A stored alert's whole JSON: its document plus the summary fields the row
+/// keeps in columns (see [`Alert::body_json`]). The columns win: they carry the
+/// sightings folded in since (documents written before the split still hold a
+/// copy of the summary as first stored).
+pub(crate) fn full_doc(row: &muster_store::AlertRow) -> serde_json::Value {
+    use serde_json::Value;
+    let mut doc = match serde_json::from_str(&row.doc) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let time = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339).map_or(Value::Null, Value::String)
+    };
+    let summary = [
+        ("format", Value::from(row.format.as_str())),
+        ("source", Value::from(row.source.as_str())),
+        ("source_ref", row.source_ref.as_deref().map_or(Value::Null, Value::from)),
+        ("fingerprint", Value::from(row.fingerprint.as_str())),
+        ("title", Value::from(row.title.as_str())),
+        ("severity", Value::from(row.severity.as_str())),
+        ("first_seen", time(row.first_seen)),
+        ("last_seen", time(row.last_seen)),
+        ("count", Value::from(row.count)),
+        ("tlp", Value::from(row.tlp.as_str())),
+        ("pap", Value::from(row.pap.as_str())),
+    ];
+    for (field, value) in summary {
+        if value.is_null() {
+            doc.remove(field);
+        } else {
+            doc.insert(field.to_owned(), value);
+        }
+    }
+    Value::Object(doc)
 }
 
 fn seen(first: i64, last: i64, count: i64) -> Seen {
@@ -478,7 +515,7 @@ pub async fn get_one(
     let original = muster_intake::decompress_original(&original, 16 << 20).unwrap_or_default();
     Ok(Json(AlertDetail {
         summary: (&row).into(),
-        alert: serde_json::from_str(&row.doc).unwrap_or_default(),
+        alert: full_doc(&row),
         original: String::from_utf8_lossy(&original).into_owned(),
     }))
 }
