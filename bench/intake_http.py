@@ -4,7 +4,7 @@ correlated into incidents and committed, measured as alerts/s on a release `must
 
 Usage: cargo build --release -p muster && python3 bench/intake_http.py [--alerts 200000] [--batch 5000] [--clients 2]
        [--high-every 1000] [--database-url postgres://...]
-       (BENCH_LOG=server.log keeps the server's log; with RUST_LOG=muster_server::api::alerts=debug it
+       (BENCH_LOG=server.log keeps the server's log, BENCH_KEEP=dir a copy of its data folder; with RUST_LOG=muster_server::api::alerts=debug it
        times each batch's parse and commit.)
 
 Every alert is distinct (its signature id varies), so each one is a new stored row:
@@ -106,10 +106,13 @@ def main():
         rejected = sum(len(r["rejected"]) for r in results)
         server.terminate()
         server.wait()
+        if os.environ.get("BENCH_KEEP"):
+            shutil.copytree(data, os.environ["BENCH_KEEP"], dirs_exist_ok=True)
+        stored = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(data) for f in fs)
         backend = "PostgreSQL" if args.database_url else "SQLite"
         print(f"| {backend} | {args.alerts:,} alerts in {len(batches)} batches of {args.batch:,}, {args.clients} clients "
               f"| {elapsed:.2f} s | **{args.alerts / elapsed:,.0f} alerts/s** | created {created:,}, rejected {rejected}, "
-              f"{len(incidents)} incident(s) with {linked:,} linked alerts |")
+              f"{len(incidents)} incident(s) with {linked:,} linked alerts, store {stored / args.alerts:,.0f} bytes/alert |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

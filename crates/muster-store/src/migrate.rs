@@ -92,6 +92,14 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: include_str!("../migrations/0010_incident_search_upsert.postgres.sql"),
     },
+    Migration {
+        version: 11,
+        name: "incident_alerts_compact",
+        sql: "",
+        // SQLite only: a rowid table stores each link twice (row and key index).
+        sqlite: include_str!("../migrations/0011_incident_alerts_compact.sqlite.sql"),
+        postgres: "",
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.

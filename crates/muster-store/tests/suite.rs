@@ -204,7 +204,7 @@ async fn audit_chain_detects_edit_and_deletion(s: &Store) {
 
 async fn migrations_are_idempotent(s: &Store) {
     assert!(s.migrate().await.unwrap().is_empty());
-    assert_eq!(Store::latest_schema_version(), 10);
+    assert_eq!(Store::latest_schema_version(), 11);
 }
 
 fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
@@ -595,4 +595,41 @@ async fn a_correlated_batch_opens_and_joins_incidents_in_its_transaction(s: &Sto
     .unwrap();
     assert!(seen.lock().unwrap().is_empty(), "closed incidents take no alerts");
     assert_eq!(s.get_incident("incident--c4").await.unwrap().1.len(), 1);
+}
+
+/// A SQLite store an older release left at migration 10, with an incident
+/// opened from alerts, keeps every link and its reason when migration 11
+/// rebuilds `incident_alerts` without a rowid, and links made afterwards land
+/// in the rebuilt table.
+#[tokio::test]
+async fn sqlite_links_survive_the_compact_incident_alerts_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::connect(&StoreOptions::sqlite(dir.path())).await.unwrap();
+    assert_eq!(s.migrate_to(10).await.unwrap(), (1..=10).collect::<Vec<_>>());
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let batch = [alert("m1", 1_000, Tlp::Amber), alert("m2", 2_000, Tlp::Amber), alert("m3", 3_000, Tlp::Amber)];
+    s.ingest_alerts(a.id, None, &batch, 1000, window, |_| String::new()).await.unwrap();
+    let mut ids: Vec<String> = s.list_alerts(a.id, None, 10).await.unwrap().into_iter().map(|r| r.id).collect();
+    ids.sort();
+    let inc = s
+        .create_incident(
+            a.id,
+            &muster_store::NewIncident { alert_ids: ids[..2].to_vec(), ..plain_incident("old", Tlp::Amber) },
+            "ana",
+        )
+        .await
+        .unwrap();
+    s.tamper_for_tests(&format!(
+        "UPDATE incident_alerts SET reason = 'rule=r, shared=ipv4:192.0.2.7' WHERE alert_id = '{}'",
+        ids[0]
+    ))
+    .await;
+    assert_eq!(s.migrate().await.unwrap(), vec![11]);
+    assert_eq!(s.get_incident(&inc.id).await.unwrap().1, ids[..2].to_vec());
+    assert_eq!(s.link_alerts(&inc.id, &ids[2..], "ana").await.unwrap(), 1);
+    assert_eq!(s.get_incident(&inc.id).await.unwrap().1, ids);
+    assert_eq!(s.link_alerts(&inc.id, &ids[2..], "ana").await.unwrap(), 0, "a link is made once");
+    // The reason came along: deleting by it removes exactly that link.
+    s.tamper_for_tests("DELETE FROM incident_alerts WHERE reason = 'rule=r, shared=ipv4:192.0.2.7'").await;
+    assert_eq!(s.get_incident(&inc.id).await.unwrap().1, ids[1..].to_vec());
 }
