@@ -104,6 +104,11 @@ def main():
             c.request("GET", f"/api/v1/incidents/{inc['id']}", headers={"Authorization": f"Bearer {token}"})
             linked += len(json.loads(c.getresponse().read())["alert_ids"])
         rejected = sum(len(r["rejected"]) for r in results)
+        # The server's CPU time (user + system, all threads) over its whole life: a figure
+        # that moves less than wall-clock throughput when other work shares the machine.
+        with open(f"/proc/{server.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         server.terminate()
         server.wait()
         if os.environ.get("BENCH_KEEP"):
@@ -112,7 +117,8 @@ def main():
         backend = "PostgreSQL" if args.database_url else "SQLite"
         print(f"| {backend} | {args.alerts:,} alerts in {len(batches)} batches of {args.batch:,}, {args.clients} clients "
               f"| {elapsed:.2f} s | **{args.alerts / elapsed:,.0f} alerts/s** | created {created:,}, rejected {rejected}, "
-              f"{len(incidents)} incident(s) with {linked:,} linked alerts, store {stored / args.alerts:,.0f} bytes/alert |")
+              f"{len(incidents)} incident(s) with {linked:,} linked alerts, store {stored / args.alerts:,.0f} bytes/alert, "
+              f"server CPU {cpu * 1e6 / args.alerts:.1f} µs/alert |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Read;
 
 use muster_core::taxonomy::{RsitClass, RsitType};
 use muster_core::{Pap, Tlp};
@@ -322,7 +321,7 @@ pub struct Alert {
     /// optional field), so an analyst can see what was dropped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// The record as received. Store it with [`compress_original`].
+    /// The record as received. The store keeps it packed with the normalised document (`muster_store::AlertBody`).
     #[serde(skip)]
     pub original: Vec<u8>,
 }
@@ -525,57 +524,6 @@ impl Alert {
     }
 }
 
-/// The original record could not be restored.
-#[derive(Debug, thiserror::Error)]
-pub enum OriginalError {
-    #[error("stored original is corrupt: {0}")]
-    Corrupt(#[from] std::io::Error),
-    #[error("stored original expands beyond {limit} bytes")]
-    TooLarge { limit: usize },
-}
-
-/// Compresses an original record for storage: a zstd frame at level 1.
-///
-/// Records are small and intake is the hot path: zlib spent most of its time
-/// zeroing its 64 KiB tables for every record of a kilobyte (three times
-/// what parsing the record took); zstd sizes its tables to the input and
-/// compresses smaller. Stores written before keep their zlib originals;
-/// [`decompress_original`] reads both.
-#[must_use]
-pub fn compress_original(bytes: &[u8]) -> Vec<u8> {
-    thread_local! {
-        // One context per thread, reused: setting one up costs more than a record.
-        static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-            std::cell::RefCell::new(zstd::bulk::Compressor::new(1).ok());
-    }
-    ZSTD.with(|z| match z.borrow_mut().as_mut() {
-        Some(c) => c.compress(bytes).unwrap_or_default(),
-        None => Vec::new(),
-    })
-}
-
-/// The first bytes of a zstd frame.
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
-
-/// Restores a record stored by [`compress_original`] (zstd, or zlib as
-/// written by earlier versions), refusing to expand past `limit`.
-///
-/// # Errors
-/// [`OriginalError`] when the data is neither or expands beyond `limit`.
-pub fn decompress_original(stored: &[u8], limit: usize) -> Result<Vec<u8>, OriginalError> {
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    let mut out = Vec::new();
-    if stored.starts_with(&ZSTD_MAGIC) {
-        zstd::stream::read::Decoder::new(stored)?.take(cap).read_to_end(&mut out)?;
-    } else {
-        flate2::read::ZlibDecoder::new(stored).take(cap).read_to_end(&mut out)?;
-    }
-    if out.len() > limit {
-        return Err(OriginalError::TooLarge { limit });
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,49 +554,6 @@ mod tests {
         assert!(a.observables.is_empty());
         assert_eq!(a.warnings.len(), 1);
         assert!(a.warnings[0].starts_with("src_ip:"), "{:?}", a.warnings);
-    }
-
-    #[test]
-    fn originals_of_every_size_round_trip_through_the_reused_stream() {
-        // Incompressible bytes force the output buffer to grow; repeated calls reuse the stream.
-        let mut x: u32 = 0x9e37_79b9;
-        for len in [0usize, 1, 63, 64, 1000, 70_000, 1 << 20] {
-            let data: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-                .collect();
-            for _ in 0..2 {
-                let packed = compress_original(&data);
-                assert_eq!(decompress_original(&packed, 2 << 20).ok(), Some(data.clone()), "len {len}");
-            }
-        }
-    }
-
-    #[test]
-    fn original_round_trips_and_respects_the_limit() {
-        let data = b"{\"event_type\":\"alert\"}".repeat(50);
-        let stored = compress_original(&data);
-        assert!(stored.len() < data.len());
-        assert_eq!(decompress_original(&stored, data.len()).ok(), Some(data.clone()));
-        assert!(matches!(decompress_original(&stored, 10), Err(OriginalError::TooLarge { limit: 10 })));
-        assert!(decompress_original(b"not zlib", 100).is_err());
-        assert!(decompress_original(&[0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3], 100).is_err());
-    }
-
-    #[test]
-    fn originals_stored_as_zlib_by_earlier_versions_still_read() {
-        use std::io::Write as _;
-        let data =
-            b"<134>1 2024-01-01T00:00:00Z host app - - - CEF:0|Vendor|Product|1|100|Name|5|src=192.0.2.1".repeat(3);
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-        z.write_all(&data).unwrap_or_else(|e| panic!("{e}"));
-        let zlib = z.finish().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(decompress_original(&zlib, 1 << 20).ok(), Some(data.clone()));
-        assert!(compress_original(&data).starts_with(&ZSTD_MAGIC));
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub mod sigma;
 pub mod syslog;
 pub mod timefmt;
 
-pub use alert::{Alert, Fingerprint, Format, Network, Rule, Severity, compress_original, decompress_original};
+pub use alert::{Alert, Fingerprint, Format, Network, Rule, Severity};
 pub use observable::{AttackTechnique, Observable, ObservableKind, Role};
 pub use parse::{ParseOptions, detect, parse_record};
 pub use reject::{Reject, RejectKind};

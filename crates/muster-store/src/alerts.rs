@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 
 use crate::correlation::Correlation;
 use crate::db::Backend;
+use crate::packing::{AlertBody, AlertContent};
 use crate::params::{Params, rows_per_statement};
 use crate::{Result, Store, StoreError, from_ms, now_ms, parse_col};
 
@@ -32,10 +33,8 @@ pub struct NewAlert {
     pub first_seen: i64,
     pub last_seen: i64,
     pub count: i64,
-    /// The normalised alert as JSON.
-    pub doc: String,
-    /// The original record, compressed.
-    pub original: Vec<u8>,
+    /// The normalised alert as JSON and the original record, packed.
+    pub body: AlertBody,
     /// Its observables as `(kind, value)`, copied onto an incident it joins.
     pub observables: Vec<(String, String)>,
 }
@@ -83,12 +82,10 @@ pub struct AlertRow {
     pub last_seen: time::OffsetDateTime,
     pub count: i64,
     pub status: String,
-    #[serde(skip)]
-    pub doc: String,
 }
 
 const ALERT_COLUMNS: &str = "id, org_id, fingerprint, format, source, source_ref, title, severity, rsit_type, tlp, pap, \
-                             first_seen, last_seen, count, status, doc";
+                             first_seen, last_seen, count, status";
 
 fn alert_from_row(row: &AnyRow) -> Result<AlertRow> {
     Ok(AlertRow {
@@ -107,8 +104,18 @@ fn alert_from_row(row: &AnyRow) -> Result<AlertRow> {
         last_seen: from_ms(row.try_get("last_seen")?),
         count: row.try_get("count")?,
         status: row.try_get("status")?,
-        doc: row.try_get("doc")?,
     })
+}
+
+/// What [`content_from_row`] reads.
+pub(crate) const CONTENT_COLUMNS: &str = "body, doc, original";
+
+/// A row's document and original record (see [`AlertContent::unpack`]).
+pub(crate) fn content_from_row(id: &str, row: &AnyRow) -> Result<AlertContent> {
+    let body: Option<Vec<u8>> = row.try_get("body")?;
+    let doc: String = row.try_get("doc")?;
+    let original: Option<Vec<u8>> = row.try_get("original")?;
+    AlertContent::unpack(id, body.as_deref(), &doc, original.as_deref())
 }
 
 /// Rows per multi-row INSERT (at most: see [`rows_per_statement`]), and the values each row binds.
@@ -119,9 +126,39 @@ const LOOKUP: usize = 5_000;
 
 type Known = HashMap<String, Vec<(String, Sighting)>>;
 
-/// The part of a fingerprint the dedup index keys on (migration 9).
-fn fp_prefix(fingerprint: &str) -> &str {
-    fingerprint.get(..16).unwrap_or(fingerprint)
+/// The integer the dedup index keys on (migration 12): the fingerprint's first
+/// 32 bits (8 hex digits), as a signed value so SQLite stores it in 4 bytes.
+/// A fingerprint that does not start with 8 hex digits (never one intake
+/// makes) is hashed instead. Keys may collide; lookups check the whole
+/// fingerprint on the row.
+pub(crate) fn dedup_key(fingerprint: &str) -> i64 {
+    let hex = fingerprint.get(..8).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+    let bits = match hex.map(|h| u32::from_str_radix(h, 16)) {
+        Some(Ok(v)) => v,
+        // FNV-1a.
+        _ => fingerprint.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193)),
+    };
+    i64::from(bits.cast_signed())
+}
+
+/// Fills `alerts.dedup_key` for rows stored before migration 12, inside its transaction.
+pub(crate) async fn backfill_dedup_keys(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
+    loop {
+        let rows = sqlx::query("SELECT id, fingerprint FROM alerts WHERE dedup_key IS NULL LIMIT 5000")
+            .fetch_all(&mut **tx)
+            .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for row in rows {
+            let fingerprint: String = row.try_get("fingerprint")?;
+            sqlx::query("UPDATE alerts SET dedup_key = $1 WHERE id = $2")
+                .bind(dedup_key(&fingerprint))
+                .bind(row.try_get::<String, _>("id")?)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
 }
 
 impl Store {
@@ -132,24 +169,23 @@ impl Store {
         alerts: &[NewAlert],
     ) -> Result<Known> {
         let wanted: std::collections::HashSet<&str> = alerts.iter().map(|a| a.fingerprint.as_str()).collect();
-        // Looked up by prefix (the index's key, see migration 9); the whole
+        // Looked up by key (the index's, see migration 12); the whole
         // fingerprint is checked here.
-        let mut prefixes: Vec<&str> = wanted.iter().map(|fp| fp_prefix(fp)).collect();
-        prefixes.sort_unstable();
-        prefixes.dedup();
+        let mut keys: Vec<i64> = wanted.iter().map(|fp| dedup_key(fp)).collect();
+        keys.sort_unstable();
+        keys.dedup();
         let mut known = Known::new();
-        for chunk in prefixes.chunks(rows_per_statement(self.backend(), 1, LOOKUP)) {
+        for chunk in keys.chunks(rows_per_statement(self.backend(), 1, LOOKUP)) {
             // The organisation is checked here too: given `org_id = …` the planner
             // prefers the organisation's time index and walks all its alerts.
             let mut sql = String::from(
-                "SELECT id, org_id, fingerprint, first_seen, last_seen, count FROM alerts \
-                 WHERE substr(fingerprint, 1, 16) IN (",
+                "SELECT id, org_id, fingerprint, first_seen, last_seen, count FROM alerts WHERE dedup_key IN (",
             );
             Params::new(self.backend()).list(&mut sql, chunk.len());
             sql.push(')');
             let mut q = sqlx::query(&sql);
-            for prefix in chunk {
-                q = q.bind(*prefix);
+            for key in chunk {
+                q = q.bind(*key);
             }
             for row in q.fetch_all(&mut **tx).await? {
                 let fingerprint: String = row.try_get("fingerprint")?;
@@ -301,15 +337,16 @@ impl Store {
         let folded: HashMap<&str, Sighting> = known.values().flatten().map(|(id, s)| (id.as_str(), *s)).collect();
         for chunk in inserts.chunks(rows_per_statement(self.backend(), INSERT_COLS, INSERT_ROWS)) {
             let mut sql = String::from(
-                "INSERT INTO alerts (id, org_id, fingerprint, format, source, source_ref, title, severity, rsit_type, tlp, \
-                 pap, first_seen, last_seen, count, doc, created_at, original, status) VALUES ",
+                "INSERT INTO alerts (id, org_id, fingerprint, dedup_key, format, source, source_ref, title, severity, \
+                 rsit_type, tlp, pap, first_seen, last_seen, count, created_at, body, doc, status) VALUES ",
             );
             let mut p = Params::new(self.backend());
             for (r, (id, _)) in chunk.iter().enumerate() {
                 if r > 0 {
                     sql.push_str(", ");
                 }
-                let status = if triaged.contains(id.as_str()) { ", 'triaged'" } else { ", 'new'" };
+                // The document is in the packed body; the text column stays empty.
+                let status = if triaged.contains(id.as_str()) { ", '', 'triaged'" } else { ", '', 'new'" };
                 p.row(&mut sql, INSERT_COLS, status);
             }
             let mut q = sqlx::query(&sql);
@@ -323,6 +360,7 @@ impl Store {
                     .bind(id.as_str())
                     .bind(&org_s)
                     .bind(&a.fingerprint)
+                    .bind(dedup_key(&a.fingerprint))
                     .bind(&a.format)
                     .bind(&a.source)
                     .bind(a.source_ref.as_deref())
@@ -334,9 +372,8 @@ impl Store {
                     .bind(s.first_seen)
                     .bind(s.last_seen)
                     .bind(s.count)
-                    .bind(&a.doc)
                     .bind(now)
-                    .bind(a.original.as_slice());
+                    .bind(a.body.as_bytes());
             }
             q.execute(&mut *tx).await.map_err(|e| StoreError::from_insert(e, "alert"))?;
         }
@@ -390,17 +427,17 @@ impl Store {
         rows.iter().map(alert_from_row).collect()
     }
 
-    /// One alert by id, with its original record (compressed).
+    /// One alert by id, with its document and original record.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`].
-    pub async fn get_alert(&self, id: &str) -> Result<(AlertRow, Vec<u8>)> {
-        let row = sqlx::query(&format!("SELECT {ALERT_COLUMNS}, original FROM alerts WHERE id = $1"))
+    /// [`StoreError::NotFound`]; [`StoreError::Corrupt`] when its stored record does not unpack.
+    pub async fn get_alert(&self, id: &str) -> Result<(AlertRow, AlertContent)> {
+        let row = sqlx::query(&format!("SELECT {ALERT_COLUMNS}, {CONTENT_COLUMNS} FROM alerts WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?;
-        Ok((alert_from_row(&row)?, row.try_get::<Option<Vec<u8>>, _>("original")?.unwrap_or_default()))
+        Ok((alert_from_row(&row)?, content_from_row(id, &row)?))
     }
 
     /// Stored alerts of an organisation and the sightings they add up to.
@@ -431,14 +468,13 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn find_alert_by_fingerprint(&self, org: OrgId, fingerprint: &str) -> Result<Option<AlertRow>> {
-        // By the prefix index alone (see `sightings`), the newest of the organisation's picked here.
-        let rows = sqlx::query(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE substr(fingerprint, 1, 16) = $1 AND fingerprint = $2"
-        ))
-        .bind(fp_prefix(fingerprint))
-        .bind(fingerprint)
-        .fetch_all(&self.pool)
-        .await?;
+        // By the key index alone (see `sightings`), the newest of the organisation's picked here.
+        let rows =
+            sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE dedup_key = $1 AND fingerprint = $2"))
+                .bind(dedup_key(fingerprint))
+                .bind(fingerprint)
+                .fetch_all(&self.pool)
+                .await?;
         let mut newest: Option<AlertRow> = None;
         for row in &rows {
             let a = alert_from_row(row)?;
@@ -447,5 +483,27 @@ impl Store {
             }
         }
         Ok(newest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dedup_key;
+
+    #[test]
+    fn the_dedup_key_is_the_fingerprints_first_32_bits_signed() {
+        assert_eq!(dedup_key("0000002a9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15"), 42);
+        assert_eq!(dedup_key("ffffffff00"), -1, "stored in 4 bytes by SQLite");
+        assert_eq!(dedup_key("7fffffff"), i64::from(i32::MAX));
+    }
+
+    #[test]
+    fn other_fingerprints_are_hashed_into_the_same_range() {
+        for fp in ["o1", "+1234567abc", "ü1234567", ""] {
+            let k = dedup_key(fp);
+            assert!(i64::from(i32::MIN) <= k && k <= i64::from(i32::MAX), "{fp}: {k}");
+            assert_eq!(k, dedup_key(fp), "deterministic");
+        }
+        assert_ne!(dedup_key("o1"), dedup_key("o2"));
     }
 }

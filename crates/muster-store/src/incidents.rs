@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::alerts::{CONTENT_COLUMNS, content_from_row};
 use crate::{Result, Store, StoreError, from_ms, now_ms, parse_col, to_ms};
 
 /// An incident to open.
@@ -162,8 +163,11 @@ pub(crate) async fn link_alert(
         return Ok(());
     }
     sqlx::query("UPDATE alerts SET status = 'triaged' WHERE id = $1").bind(alert).execute(&mut **tx).await?;
-    let doc: Option<String> =
-        sqlx::query_scalar("SELECT doc FROM alerts WHERE id = $1").bind(alert).fetch_optional(&mut **tx).await?;
+    let row = sqlx::query(&format!("SELECT {CONTENT_COLUMNS} FROM alerts WHERE id = $1"))
+        .bind(alert)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let doc = row.map(|r| content_from_row(alert, &r)).transpose()?.map(|c| c.doc);
     let now = now_ms();
     for (kind, value) in doc.as_deref().map(alert_observables).unwrap_or_default() {
         sqlx::query(

@@ -22,6 +22,7 @@ mod incident_work;
 mod incidents;
 mod migrate;
 mod orgs;
+mod packing;
 mod params;
 mod playbooks;
 mod users;
@@ -42,6 +43,7 @@ pub use incident_work::{
 };
 pub use incidents::{IncidentObservable, IncidentRow, NewIncident, TimelineEntry};
 pub use orgs::NewOrganisation;
+pub use packing::{AlertBody, AlertContent, MAX_UNPACKED};
 pub use playbooks::{
     ManualTaskRow, NewManualTask, NewPlaybookVersion, NewProposal, NewRule, NewRun, PlaybookSummary,
     PlaybookVersionRow, ProposalRow, RUN_STATUSES, RuleRow, RunRow, StepRecord,

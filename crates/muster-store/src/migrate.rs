@@ -14,6 +14,15 @@ struct Migration {
     sql: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
+    /// Data the SQL cannot compute, filled in by the store in the same transaction.
+    backfill: Option<Backfill>,
+}
+
+/// A data step run after a migration's SQL, inside its transaction.
+#[derive(Clone, Copy)]
+enum Backfill {
+    /// `alerts.dedup_key` from each stored fingerprint (migration 12).
+    AlertDedupKeys,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -23,6 +32,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0001_foundation.sql"),
         sqlite: "",
         postgres: "",
+        backfill: None,
     },
     Migration {
         version: 2,
@@ -31,6 +41,7 @@ const MIGRATIONS: &[Migration] = &[
         // The compressed original record: the one column whose type the dialects spell apart.
         sqlite: "ALTER TABLE alerts ADD COLUMN original BLOB;",
         postgres: "ALTER TABLE alerts ADD COLUMN original BYTEA;",
+        backfill: None,
     },
     Migration {
         version: 3,
@@ -38,6 +49,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0003_incidents.sql"),
         sqlite: "",
         postgres: "",
+        backfill: None,
     },
     Migration {
         version: 4,
@@ -45,6 +57,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0004_incident_fields.sql"),
         sqlite: "",
         postgres: "",
+        backfill: None,
     },
     Migration {
         version: 5,
@@ -53,6 +66,7 @@ const MIGRATIONS: &[Migration] = &[
         // Attachment content: the one column whose type the dialects spell apart.
         sqlite: "ALTER TABLE attachment_blobs ADD COLUMN content BLOB;",
         postgres: "ALTER TABLE attachment_blobs ADD COLUMN content BYTEA;",
+        backfill: None,
     },
     Migration {
         version: 6,
@@ -61,6 +75,7 @@ const MIGRATIONS: &[Migration] = &[
         // Generated sort/visibility keys and the full-text index: FTS5 and tsvector.
         sqlite: include_str!("../migrations/0006_incident_search.sqlite.sql"),
         postgres: include_str!("../migrations/0006_incident_search.postgres.sql"),
+        backfill: None,
     },
     Migration {
         version: 7,
@@ -68,6 +83,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0007_playbooks.sql"),
         sqlite: "",
         postgres: "",
+        backfill: None,
     },
     Migration {
         version: 8,
@@ -76,6 +92,7 @@ const MIGRATIONS: &[Migration] = &[
         // SQLite only: filter keys beside the FTS5 document (PostgreSQL's planner joins the GIN matches itself).
         sqlite: include_str!("../migrations/0008_incident_search_keys.sqlite.sql"),
         postgres: "",
+        backfill: None,
     },
     Migration {
         version: 9,
@@ -83,6 +100,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0009_alert_dedup_key.sql"),
         sqlite: "",
         postgres: "",
+        backfill: None,
     },
     Migration {
         version: 10,
@@ -91,6 +109,7 @@ const MIGRATIONS: &[Migration] = &[
         // PostgreSQL only: SQLite serialises writers, so its triggers cannot race.
         sqlite: "",
         postgres: include_str!("../migrations/0010_incident_search_upsert.postgres.sql"),
+        backfill: None,
     },
     Migration {
         version: 11,
@@ -99,6 +118,23 @@ const MIGRATIONS: &[Migration] = &[
         // SQLite only: a rowid table stores each link twice (row and key index).
         sqlite: include_str!("../migrations/0011_incident_alerts_compact.sqlite.sql"),
         postgres: "",
+        backfill: None,
+    },
+    Migration {
+        version: 12,
+        name: "alert_dedup_int_key",
+        sql: include_str!("../migrations/0012_alert_dedup_int_key.sql"),
+        sqlite: "",
+        postgres: "",
+        backfill: Some(Backfill::AlertDedupKeys),
+    },
+    Migration {
+        version: 13,
+        name: "alert_body",
+        sql: "",
+        sqlite: include_str!("../migrations/0013_alert_body.sqlite.sql"),
+        postgres: include_str!("../migrations/0013_alert_body.postgres.sql"),
+        backfill: None,
     },
 ];
 
@@ -138,6 +174,10 @@ async fn run_to(store: &Store, last: i64) -> Result<Vec<i64>> {
         }
         if !extra.is_empty() {
             sqlx::raw_sql(extra).execute(&mut *tx).await.map_err(|e| migration_error(m, &e))?;
+        }
+        match m.backfill {
+            Some(Backfill::AlertDedupKeys) => crate::alerts::backfill_dedup_keys(&mut tx).await?,
+            None => {}
         }
         sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(m.version)

@@ -204,7 +204,7 @@ async fn audit_chain_detects_edit_and_deletion(s: &Store) {
 
 async fn migrations_are_idempotent(s: &Store) {
     assert!(s.migrate().await.unwrap().is_empty());
-    assert_eq!(Store::latest_schema_version(), 11);
+    assert_eq!(Store::latest_schema_version(), 13);
 }
 
 fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
@@ -221,8 +221,7 @@ fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
         first_seen: at,
         last_seen: at,
         count: 1,
-        doc: "{}".into(),
-        original: vec![1, 2, 3],
+        body: muster_store::AlertBody::pack("{}", &[1, 2, 3]),
         observables: Vec::new(),
     }
 }
@@ -253,8 +252,8 @@ async fn alerts_dedup_by_fingerprint_inside_the_window(s: &Store) {
     let rows = s.list_alerts(a.id, None, 10).await.unwrap();
     let folded = rows.iter().find(|r| r.fingerprint == "f1" && r.count == 2).expect("folded alert");
     assert_eq!(muster_store::to_ms(folded.last_seen), 10_500);
-    let (_, original) = s.get_alert(&folded.id).await.unwrap();
-    assert_eq!(original, vec![1, 2, 3]);
+    let (_, content) = s.get_alert(&folded.id).await.unwrap();
+    assert_eq!(content, muster_store::AlertContent { doc: "{}".into(), original: vec![1, 2, 3] });
     assert_eq!(s.count_alerts(a.id).await.unwrap(), 3);
 }
 
@@ -302,9 +301,12 @@ async fn alert_list_shows_own_and_green_alerts_newest_first(s: &Store) {
 async fn an_incident_takes_the_observables_of_its_alerts(s: &Store) {
     let a = s.create_org(&org("org-a"), false).await.unwrap();
     let mut one = alert("o1", 1_000, Tlp::Amber);
-    one.doc = r#"{"observables":[{"kind":"ipv4","value":"192.0.2.7","role":"source"},{"kind":"domain","value":"evil.example"}]}"#.into();
+    one.body = muster_store::AlertBody::pack(
+        r#"{"observables":[{"kind":"ipv4","value":"192.0.2.7","role":"source"},{"kind":"domain","value":"evil.example"}]}"#,
+        b"original one",
+    );
     let mut two = alert("o2", 2_000, Tlp::Amber);
-    two.doc = r#"{"observables":[{"kind":"ipv4","value":"192.0.2.7"}]}"#.into();
+    two.body = muster_store::AlertBody::pack(r#"{"observables":[{"kind":"ipv4","value":"192.0.2.7"}]}"#, b"two");
     s.ingest_alerts(a.id, None, &[one, two], 1000, window, |_| String::new()).await.unwrap();
     let ids: Vec<String> = s.list_alerts(a.id, None, 10).await.unwrap().into_iter().map(|r| r.id).collect();
     let new = muster_store::NewIncident {
@@ -607,29 +609,68 @@ async fn sqlite_links_survive_the_compact_incident_alerts_table() {
     let s = Store::connect(&StoreOptions::sqlite(dir.path())).await.unwrap();
     assert_eq!(s.migrate_to(10).await.unwrap(), (1..=10).collect::<Vec<_>>());
     let a = s.create_org(&org("org-a"), false).await.unwrap();
-    let batch = [alert("m1", 1_000, Tlp::Amber), alert("m2", 2_000, Tlp::Amber), alert("m3", 3_000, Tlp::Amber)];
-    s.ingest_alerts(a.id, None, &batch, 1000, window, |_| String::new()).await.unwrap();
-    let mut ids: Vec<String> = s.list_alerts(a.id, None, 10).await.unwrap().into_iter().map(|r| r.id).collect();
-    ids.sort();
-    let inc = s
-        .create_incident(
-            a.id,
-            &muster_store::NewIncident { alert_ids: ids[..2].to_vec(), ..plain_incident("old", Tlp::Amber) },
-            "ana",
-        )
-        .await
-        .unwrap();
+    for (n, fp) in ["m1", "m2", "m3"].into_iter().enumerate() {
+        store_as_before_migration_12(&s, a.id, &format!("alert--{n}"), fp, 1_000).await;
+    }
+    let ids: Vec<String> = (0..3).map(|n| format!("alert--{n}")).collect();
+    // The incident and its links as that release wrote them.
+    let inc = "incident--old";
     s.tamper_for_tests(&format!(
-        "UPDATE incident_alerts SET reason = 'rule=r, shared=ipv4:192.0.2.7' WHERE alert_id = '{}'",
-        ids[0]
+        "INSERT INTO incidents (id, org_id, title, severity, status, tlp, pap, detected_at, created_at, updated_at) \
+         VALUES ('{inc}', '{}', 'old', 'high', 'new', 'TLP:AMBER', 'PAP:AMBER', 1000, 1000, 1000)",
+        a.id.uuid()
     ))
     .await;
-    assert_eq!(s.migrate().await.unwrap(), vec![11]);
-    assert_eq!(s.get_incident(&inc.id).await.unwrap().1, ids[..2].to_vec());
-    assert_eq!(s.link_alerts(&inc.id, &ids[2..], "ana").await.unwrap(), 1);
-    assert_eq!(s.get_incident(&inc.id).await.unwrap().1, ids);
-    assert_eq!(s.link_alerts(&inc.id, &ids[2..], "ana").await.unwrap(), 0, "a link is made once");
+    s.tamper_for_tests(&format!(
+        "INSERT INTO incident_alerts (incident_id, alert_id, reason) VALUES \
+         ('{inc}', '{}', 'rule=r, shared=ipv4:192.0.2.7'), ('{inc}', '{}', NULL)",
+        ids[0], ids[1]
+    ))
+    .await;
+    assert_eq!(s.migrate().await.unwrap(), vec![11, 12, 13]);
+    assert_eq!(s.get_incident(inc).await.unwrap().1, ids[..2].to_vec());
+    assert_eq!(s.link_alerts(inc, &ids[2..], "ana").await.unwrap(), 1);
+    assert_eq!(s.get_incident(inc).await.unwrap().1, ids);
+    assert_eq!(s.link_alerts(inc, &ids[2..], "ana").await.unwrap(), 0, "a link is made once");
     // The reason came along: deleting by it removes exactly that link.
     s.tamper_for_tests("DELETE FROM incident_alerts WHERE reason = 'rule=r, shared=ipv4:192.0.2.7'").await;
-    assert_eq!(s.get_incident(&inc.id).await.unwrap().1, ids[1..].to_vec());
+    assert_eq!(s.get_incident(inc).await.unwrap().1, ids[1..].to_vec());
+}
+
+/// An alert row as releases before migration 12 wrote it (no dedup key).
+async fn store_as_before_migration_12(s: &Store, org: muster_core::OrgId, id: &str, fp: &str, at: i64) {
+    s.tamper_for_tests(&format!(
+        "INSERT INTO alerts (id, org_id, fingerprint, format, source, title, severity, rsit_type, tlp, pap, \
+         first_seen, last_seen, count, doc, created_at) \
+         VALUES ('{id}', '{}', '{fp}', 'eve', 'suricata', 'old {fp}', 'high', 'ids-alert', 'TLP:AMBER', 'PAP:AMBER', \
+         {at}, {at}, 1, '{{}}', {at})",
+        org.uuid()
+    ))
+    .await;
+}
+
+/// Alerts stored before migration 12 get their dedup key in it: a repeat
+/// arriving after the upgrade folds into them instead of making a second
+/// row, and the fingerprint lookup finds them; new alerts dedup as before.
+#[tokio::test]
+async fn sqlite_alerts_stored_before_the_integer_dedup_key_still_dedup() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::connect(&StoreOptions::sqlite(dir.path())).await.unwrap();
+    s.migrate_to(11).await.unwrap();
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    store_as_before_migration_12(&s, a.id, "alert--old-hex", hex, 1_000).await;
+    store_as_before_migration_12(&s, a.id, "alert--old-short", "o1", 1_000).await;
+    assert_eq!(s.migrate().await.unwrap(), vec![12, 13]);
+    let repeats = [alert(hex, 1_500, Tlp::Amber), alert("o1", 1_600, Tlp::Amber), alert("n1", 1_700, Tlp::Amber)];
+    let c = s.ingest_alerts(a.id, None, &repeats, 1000, window, |_| String::new()).await.unwrap();
+    assert_eq!(c, muster_store::Ingested::Committed(muster_store::IngestCounts { created: 1, duplicates: 2 }));
+    assert_eq!(s.alert_totals(a.id).await.unwrap(), (3, 5));
+    let found = s.find_alert_by_fingerprint(a.id, hex).await.unwrap().unwrap();
+    assert_eq!((found.id.as_str(), found.count), ("alert--old-hex", 2));
+    let (_, old) = s.get_alert("alert--old-hex").await.unwrap();
+    assert_eq!(old, muster_store::AlertContent { doc: "{}".into(), original: Vec::new() }, "read as it was stored");
+    let later = [alert("n1", 1_800, Tlp::Amber)];
+    let again = s.ingest_alerts(a.id, None, &later, 1000, window, |_| String::new()).await.unwrap();
+    assert_eq!(again, muster_store::Ingested::Committed(muster_store::IngestCounts { created: 0, duplicates: 1 }));
 }

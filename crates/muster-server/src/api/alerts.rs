@@ -75,9 +75,9 @@ pub(crate) fn to_new_alert(a: &Alert) -> NewAlert {
         first_seen: muster_store::to_ms(a.first_seen),
         last_seen: muster_store::to_ms(a.last_seen),
         count: i64::try_from(a.count).unwrap_or(i64::MAX),
-        // The summary is in the row's own columns; the document keeps the rest.
-        doc: a.body_json(),
-        original: muster_intake::compress_original(&a.original),
+        // The summary is in the row's own columns; the document keeps the rest,
+        // packed with the original (here, while parsing, outside the store's write lock).
+        body: muster_store::AlertBody::pack(&a.body_json(), &a.original),
         observables: a.observables.iter().map(|o| (o.kind().as_str().to_owned(), o.value().to_owned())).collect(),
     }
 }
@@ -86,9 +86,9 @@ pub(crate) fn to_new_alert(a: &Alert) -> NewAlert {
 /// keeps in columns (see [`Alert::body_json`]). The columns win: they carry the
 /// sightings folded in since (documents written before the split still hold a
 /// copy of the summary as first stored).
-pub(crate) fn full_doc(row: &muster_store::AlertRow) -> serde_json::Value {
+pub(crate) fn full_doc(row: &muster_store::AlertRow, doc: &str) -> serde_json::Value {
     use serde_json::Value;
-    let mut doc = match serde_json::from_str(&row.doc) {
+    let mut doc = match serde_json::from_str(doc) {
         Ok(Value::Object(m)) => m,
         _ => serde_json::Map::new(),
     };
@@ -508,15 +508,14 @@ pub async fn get_one(
             id.chars().take(64).collect::<String>()
         )));
     }
-    let (row, original) = state.store.get_alert(&id).await?;
+    let (row, content) = state.store.get_alert(&id).await?;
     if !can_see(&p, &row) {
         return Err(AppError::NotFound(format!("alert {id}")));
     }
-    let original = muster_intake::decompress_original(&original, 16 << 20).unwrap_or_default();
     Ok(Json(AlertDetail {
         summary: (&row).into(),
-        alert: full_doc(&row),
-        original: String::from_utf8_lossy(&original).into_owned(),
+        alert: full_doc(&row, &content.doc),
+        original: String::from_utf8_lossy(&content.original).into_owned(),
     }))
 }
 

@@ -94,10 +94,10 @@ pub async fn incident_context(store: &Store, id: &str) -> Result<IncidentContext
     let mut hosts = BTreeSet::new();
     let mut sources = BTreeSet::new();
     for a in &alert_ids {
-        let (alert, _) = store.get_alert(a).await?;
+        let (alert, content) = store.get_alert(a).await?;
         sources.insert(alert.source.clone());
         let pap = alert.pap.parse::<Pap>().unwrap_or(Pap::Amber);
-        let doc: Value = serde_json::from_str(&alert.doc).unwrap_or(Value::Null);
+        let doc: Value = serde_json::from_str(&content.doc).unwrap_or(Value::Null);
         if let Some(h) = doc.get("host").and_then(Value::as_str) {
             hosts.insert(h.to_owned());
         }
