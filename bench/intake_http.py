@@ -4,7 +4,8 @@ correlated into incidents and committed, measured as alerts/s on a release `must
 
 Usage: cargo build --release -p muster && python3 bench/intake_http.py [--alerts 200000] [--batch 5000] [--clients 2]
        [--high-every 1000] [--database-url postgres://...]
-       (BENCH_LOG=server.log keeps the server's log, BENCH_KEEP=dir a copy of its data folder; with RUST_LOG=muster_server::api::alerts=debug it
+       (BENCH_LOG=server.log keeps the server's log, BENCH_KEEP=dir a copy of its data folder,
+       BENCH_BIN=path another build to measure; with RUST_LOG=muster_server::api::alerts=debug it
        times each batch's parse and commit.)
 
 Every alert is distinct (its signature id varies), so each one is a new stored row:
@@ -26,7 +27,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "muster")
+BIN = os.environ.get("BENCH_BIN") or os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "muster")
 SAMPLE = os.path.join(ROOT, "..", "shared", "data", "samples", "suricata-eve", "elastic-beats", "eve-metadata.log")
 
 

@@ -288,6 +288,12 @@ fn print_credentials(title: &str, creds: &[Credential]) {
     println!("  These passwords are shown only now. Reset one with: muster user passwd USERNAME\n");
 }
 
+/// mimalloc instead of the system allocator: intake allocates and frees many
+/// small values per record on several threads, where glibc's arenas spent
+/// ~15 % of the server's CPU (see docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
