@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use time::OffsetDateTime;
 
-use super::{CorrelationConfig, CorrelationState, Decision, GroupBy, Key, OpenIncident, Reason, keys_for};
+use super::{AlertKeys, CorrelationConfig, CorrelationState, Decision, GroupBy, Key, OpenIncident, Reason};
 use crate::alert::Alert;
 
 /// One alert grouped into an incident.
@@ -35,11 +35,22 @@ pub fn lookup_keys<'a>(config: &CorrelationConfig, alerts: impl IntoIterator<Ite
     if !config.enabled {
         return BTreeSet::new();
     }
-    let rules: Vec<_> = config.rules.iter().filter(|r| matches!(r.group_by, GroupBy::Observable { .. })).collect();
+    let keys: Vec<AlertKeys> = alerts.into_iter().map(|a| AlertKeys::of(config, a)).collect();
+    lookup_keys_of(config, &keys)
+}
+
+/// [`lookup_keys`] from the alerts' keys computed beforehand.
+#[must_use]
+pub fn lookup_keys_of(config: &CorrelationConfig, alerts: &[AlertKeys]) -> BTreeSet<Key> {
+    if !config.enabled {
+        return BTreeSet::new();
+    }
+    let observable: Vec<bool> = config.rules.iter().map(|r| matches!(r.group_by, GroupBy::Observable { .. })).collect();
     let mut keys = BTreeSet::new();
     for a in alerts {
-        for r in rules.iter().filter(|r| a.severity >= r.min_severity) {
-            keys.extend(keys_for(config, r, a));
+        // A rule above the alert's severity has no keys for it.
+        for (rule_keys, _) in a.per_rule.iter().zip(&observable).filter(|(_, o)| **o) {
+            keys.extend(rule_keys.iter().cloned());
         }
     }
     keys
@@ -54,6 +65,20 @@ pub fn plan_batch(
     config: &CorrelationConfig,
     open: Vec<OpenIncident>,
     alerts: &[&Alert],
+    new_id: impl FnMut() -> String,
+) -> BatchPlan {
+    let keys: Vec<AlertKeys> = alerts.iter().map(|a| AlertKeys::of(config, a)).collect();
+    let keys: Vec<&AlertKeys> = keys.iter().collect();
+    plan_batch_keyed(config, open, alerts, &keys, new_id)
+}
+
+/// [`plan_batch`] with each alert's keys computed beforehand (`keys[i]` are `alerts[i]`'s).
+#[must_use]
+pub fn plan_batch_keyed(
+    config: &CorrelationConfig,
+    open: Vec<OpenIncident>,
+    alerts: &[&Alert],
+    keys: &[&AlertKeys],
     mut new_id: impl FnMut() -> String,
 ) -> BatchPlan {
     let mut plan = BatchPlan::default();
@@ -71,9 +96,9 @@ pub fn plan_batch(
     let mut standalone: Vec<usize> = Vec::new();
     for i in order {
         let a = alerts[i];
-        let decision = state.decide(config, a);
+        let decision = state.decide_keyed(config, a, keys[i]);
         let id = if matches!(decision, Decision::Open { .. }) { new_id() } else { String::new() };
-        state.apply(config, a, &decision, &id);
+        state.apply_keyed(config, a, keys[i], &decision, &id);
         match decision {
             Decision::Attach { incident, reason } => plan.links.push(Link { alert: i, incident, reason }),
             Decision::Open { reason, related } => {
@@ -82,7 +107,7 @@ pub fn plan_batch(
                     standalone.into_iter().partition(|&j| related.binary_search(&alerts[j].fingerprint).is_ok());
                 standalone = rest;
                 for j in taken {
-                    let why = shared_reason(config, alerts[j], a).unwrap_or_else(|| reason.clone());
+                    let why = shared_reason(config, keys[j], keys[i]).unwrap_or_else(|| reason.clone());
                     plan.links.push(Link { alert: j, incident: id.clone(), reason: why });
                 }
                 plan.links.push(Link { alert: i, incident: id, reason });
@@ -94,13 +119,13 @@ pub fn plan_batch(
 }
 
 /// The first rule (in order) by which `a` and `b` share a key, as a reason.
-fn shared_reason(config: &CorrelationConfig, a: &Alert, b: &Alert) -> Option<Reason> {
-    config.rules.iter().filter(|r| a.severity >= r.min_severity && b.severity >= r.min_severity).find_map(|r| {
-        let theirs = keys_for(config, r, b);
-        keys_for(config, r, a).into_iter().find(|k| theirs.contains(k)).map(|(key, value)| Reason {
+/// (A rule above either alert's severity has no keys for it.)
+fn shared_reason(config: &CorrelationConfig, a: &AlertKeys, b: &AlertKeys) -> Option<Reason> {
+    config.rules.iter().zip(a.per_rule.iter().zip(&b.per_rule)).find_map(|(r, (ours, theirs))| {
+        ours.iter().find(|k| theirs.contains(*k)).map(|(key, value)| Reason {
             rule: r.name.clone(),
-            key,
-            value,
+            key: key.clone(),
+            value: value.clone(),
         })
     })
 }

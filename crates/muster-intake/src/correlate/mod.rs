@@ -21,7 +21,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-pub use batch::{BatchPlan, Link, lookup_keys, open_incident, plan_batch};
+pub use batch::{BatchPlan, Link, lookup_keys, lookup_keys_of, open_incident, plan_batch, plan_batch_keyed};
 pub use config::{CorrelationConfig, CorrelationRule, DEFAULT_IGNORED_NETWORKS, GroupBy, Network};
 
 use crate::alert::{Alert, Fingerprint};
@@ -112,8 +112,36 @@ fn keys_for(config: &CorrelationConfig, rule: &CorrelationRule, alert: &Alert) -
     }
 }
 
-fn all_keys(config: &CorrelationConfig, alert: &Alert) -> BTreeSet<Key> {
-    config.rules.iter().filter(|r| alert.severity >= r.min_severity).flat_map(|r| keys_for(config, r, alert)).collect()
+/// An alert's grouping keys, computed once: per rule, in the configuration's
+/// order (empty for a rule above the alert's severity), and all together.
+/// A decision reads them several times; computing them allocates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertKeys {
+    per_rule: Vec<BTreeSet<Key>>,
+    all: BTreeSet<Key>,
+}
+
+impl AlertKeys {
+    /// The keys of `alert` under `config`'s rules.
+    #[must_use]
+    pub fn of(config: &CorrelationConfig, alert: &Alert) -> Self {
+        let per_rule: Vec<BTreeSet<Key>> = config
+            .rules
+            .iter()
+            .map(|r| if alert.severity >= r.min_severity { keys_for(config, r, alert) } else { BTreeSet::new() })
+            .collect();
+        let all = per_rule.iter().flatten().cloned().collect();
+        Self { per_rule, all }
+    }
+
+    /// The rules that apply to the alert, each with its keys.
+    fn rules<'a>(
+        &'a self,
+        config: &'a CorrelationConfig,
+        alert: &'a Alert,
+    ) -> impl Iterator<Item = (&'a CorrelationRule, &'a BTreeSet<Key>)> {
+        config.rules.iter().zip(&self.per_rule).filter(|(r, _)| alert.severity >= r.min_severity)
+    }
 }
 
 fn within(a: OffsetDateTime, b: OffsetDateTime, window: Duration) -> bool {
@@ -153,11 +181,16 @@ impl CorrelationState {
     /// Decides what to do with `alert`. Does not change the state.
     #[must_use]
     pub fn decide(&self, config: &CorrelationConfig, alert: &Alert) -> Decision {
+        self.decide_keyed(config, alert, &AlertKeys::of(config, alert))
+    }
+
+    /// [`CorrelationState::decide`] with the alert's keys computed beforehand.
+    #[must_use]
+    pub fn decide_keyed(&self, config: &CorrelationConfig, alert: &Alert, alert_keys: &AlertKeys) -> Decision {
         let t = alert.first_seen;
-        for rule in config.rules.iter().filter(|r| alert.severity >= r.min_severity) {
-            let keys = keys_for(config, rule, alert);
+        for (rule, keys) in alert_keys.rules(config, alert) {
             let mut best: Option<&OpenIncident> = None;
-            for k in &keys {
+            for k in keys {
                 for &i in self.incidents_by_key.get(k).map_or(&[][..], Vec::as_slice) {
                     let inc = &self.incidents[i];
                     if inc.last_activity.is_some_and(|last| !within(t, last, rule.window)) {
@@ -181,8 +214,7 @@ impl CorrelationState {
             }
         }
         if alert.severity >= config.open_at {
-            let keys = all_keys(config, alert);
-            let related = self.related(config.longest_window(), t, &keys);
+            let related = self.related(config.longest_window(), t, &alert_keys.all);
             return Decision::Open {
                 reason: Reason {
                     rule: "severity-threshold".into(),
@@ -192,9 +224,8 @@ impl CorrelationState {
                 related,
             };
         }
-        for rule in config.rules.iter().filter(|r| alert.severity >= r.min_severity) {
+        for (rule, keys) in alert_keys.rules(config, alert) {
             let Some(min_alerts) = rule.min_alerts else { continue };
-            let keys = keys_for(config, rule, alert);
             // Deterministic: the key with the most alerts, then the smallest key.
             let pick = keys
                 .iter()
@@ -228,13 +259,25 @@ impl CorrelationState {
 
     /// Records a decision. `new_id` names an incident this decision opens.
     pub fn apply(&mut self, config: &CorrelationConfig, alert: &Alert, decision: &Decision, new_id: &str) {
-        let keys = all_keys(config, alert);
+        self.apply_keyed(config, alert, &AlertKeys::of(config, alert), decision, new_id);
+    }
+
+    /// [`CorrelationState::apply`] with the alert's keys computed beforehand.
+    pub fn apply_keyed(
+        &mut self,
+        config: &CorrelationConfig,
+        alert: &Alert,
+        alert_keys: &AlertKeys,
+        decision: &Decision,
+        new_id: &str,
+    ) {
         let t = alert.last_seen;
         match decision {
             Decision::Attach { incident, .. } => {
                 if let Some(i) = self.incidents.iter().position(|i| &i.id == incident) {
-                    for k in &keys {
-                        if self.incidents[i].keys.insert(k.clone()) {
+                    for k in &alert_keys.all {
+                        if !self.incidents[i].keys.contains(k) {
+                            self.incidents[i].keys.insert(k.clone());
                             self.incidents_by_key.entry(k.clone()).or_default().push(i);
                         }
                     }
@@ -243,7 +286,7 @@ impl CorrelationState {
                 }
             }
             Decision::Open { related, .. } => {
-                let mut inc_keys = keys;
+                let mut inc_keys = alert_keys.all.clone();
                 if !related.is_empty() {
                     self.recent.retain(|_, r| {
                         let taken = related.binary_search(&r.fingerprint).is_ok();
@@ -261,6 +304,7 @@ impl CorrelationState {
                 });
             }
             Decision::Standalone => {
+                let keys = alert_keys.all.clone();
                 if keys.is_empty() {
                     return;
                 }

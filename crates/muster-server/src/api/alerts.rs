@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use muster_core::Role;
 use muster_intake::batch::{Limits, read_batch};
-use muster_intake::correlate::{CorrelationConfig, Key, lookup_keys, open_incident, plan_batch};
+use muster_intake::correlate::{AlertKeys, CorrelationConfig, Key, lookup_keys_of, open_incident, plan_batch_keyed};
 use muster_intake::dedup::{Decision, Seen, decide_seen, merge_batch};
 use muster_intake::{Alert, Format, ParseOptions};
 use muster_store::{
@@ -315,7 +315,9 @@ pub(crate) async fn commit(
 /// gets): the store looks up the open incidents sharing these keys and asks
 /// `muster-intake`'s rules what to do with the alerts it stores as new.
 fn correlate<'a>(config: &'a CorrelationConfig, merged: &'a [Alert]) -> Correlation<'a> {
-    let lookup = lookup_keys(config, merged);
+    // Each alert's keys once, here, before the store's write lock; the decision reuses them.
+    let keys: Vec<AlertKeys> = merged.iter().map(|a| AlertKeys::of(config, a)).collect();
+    let lookup = lookup_keys_of(config, &keys);
     let decide = move |new_rows: &[usize], matches: Vec<OpenMatch>| {
         let mut open: std::collections::BTreeMap<String, (i64, std::collections::BTreeSet<Key>)> =
             std::collections::BTreeMap::new();
@@ -330,7 +332,8 @@ fn correlate<'a>(config: &'a CorrelationConfig, merged: &'a [Alert]) -> Correlat
             .map(|(id, (opened, keys))| open_incident(id, muster_store::from_ms(opened), keys))
             .collect();
         let refs: Vec<&Alert> = new_rows.iter().map(|&i| &merged[i]).collect();
-        let plan = plan_batch(config, open, &refs, || format!("incident--{}", uuid::Uuid::now_v7()));
+        let refs_keys: Vec<&AlertKeys> = new_rows.iter().map(|&i| &keys[i]).collect();
+        let plan = plan_batch_keyed(config, open, &refs, &refs_keys, || format!("incident--{}", uuid::Uuid::now_v7()));
         let opened = plan
             .opened
             .iter()
