@@ -26,19 +26,36 @@ use super::shadowserver_reports::{self as reports};
 pub use super::shadowserver_reports::{Conversion, Field, Kind, Mapping, REPORTS, ReportType, Target, find};
 use super::{ParseOptions, clip};
 use crate::alert::{Alert, Format};
-use crate::intelmq::{self, Event, SortedFields};
+use crate::intelmq::{self, Event, Fields, Known};
 use crate::reject::{Reject, RejectKind};
 
 /// A report being read: its type, the header row and, per mapping, the
 /// header column it reads.
+///
+/// Every field name a row of the report can have is known from the header
+/// and the report type, so it is worked out once here: the names sorted (the
+/// order of the event and of the alert's extras), and for each thing that
+/// writes a field, its slot in that order. A row's fields are then values in
+/// slots: no per-row names, sorting or look-ups by name.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub kind: &'static ReportType,
     header: Vec<String>,
-    /// `extra.<column>` for each header column, made once per report.
-    extra_keys: Vec<Cow<'static, str>>,
+    /// Every field name a row can have, sorted, each once.
+    keys: Vec<Cow<'static, str>>,
+    /// Per slot: whether importing consumes the field ([`intelmq::consumed`]).
+    consumed: Vec<bool>,
+    /// Slot of each field the import reads ([`Known`], by `as usize`), when a row can have it.
+    known: Vec<Option<usize>>,
+    feed_slot: usize,
+    /// Slot of the alert's `report` extra (the report type; alerts only, not events).
+    report_slot: usize,
+    /// Slot of each of the report type's constant fields.
+    constant_slots: Vec<usize>,
+    /// Slot of `extra.<column>` for each header column.
+    extra_slots: Vec<usize>,
     /// Header index of each required and optional mapping present, and the
-    /// `extra.*` key it writes when it writes one.
+    /// slot it writes.
     required: Vec<Column>,
     optional: Vec<Column>,
     /// Columns `HttpHostAndUrl` reads.
@@ -49,12 +66,21 @@ pub struct Report {
     application: Option<usize>,
 }
 
-/// A mapping bound to its header column.
+/// A mapping bound to its header column and to the slot it writes.
 #[derive(Debug, Clone)]
 struct Column {
     index: usize,
     mapping: &'static Mapping,
-    extra_key: Option<&'static str>,
+    slot: usize,
+}
+
+/// The field a mapping writes, if any.
+const fn target_key(target: Target) -> Option<&'static str> {
+    match target {
+        Target::Field(f) => Some(f.name()),
+        Target::Extra(key) | Target::NotHarmonised(key) => Some(key),
+        Target::Ignore => None,
+    }
 }
 
 /// A converted value.
@@ -116,12 +142,19 @@ impl Report {
         if index("timestamp").is_none() {
             return Err(Reject::missing("timestamp").at_line(1));
         }
-        let column = |index: usize, mapping: &'static Mapping| {
-            let extra_key = match mapping.target {
-                Target::Extra(key) | Target::NotHarmonised(key) => Some(key),
-                Target::Field(_) | Target::Ignore => None,
-            };
-            Column { index, mapping, extra_key }
+        let mut keys: Vec<Cow<'static, str>> = vec![Cow::Borrowed("feed.name"), Cow::Borrowed("report")];
+        keys.extend(kind.required.iter().chain(kind.optional).filter_map(|m| target_key(m.target)).map(Cow::Borrowed));
+        keys.extend(kind.constants.iter().map(|(f, _)| Cow::Borrowed(f.name())));
+        keys.extend(header.iter().map(|h| Cow::Owned(format!("extra.{h}"))));
+        keys.sort_unstable();
+        keys.dedup();
+        // Every name looked up here was put in above.
+        let slot_of = |name: &str| keys.binary_search_by(|k| k.as_ref().cmp(name)).ok();
+        let slot = |name: &str| slot_of(name).unwrap_or(0);
+        let column = |index: usize, mapping: &'static Mapping| Column {
+            index,
+            mapping,
+            slot: target_key(mapping.target).map_or(0, slot),
         };
         let mut required = Vec::with_capacity(kind.required.len());
         for m in kind.required {
@@ -129,9 +162,20 @@ impl Report {
             required.push(column(i, m));
         }
         let optional = kind.optional.iter().filter_map(|m| Some(column(index(m.column)?, m))).collect();
+        let known = Known::ALL.iter().map(|k| slot_of(k.name())).collect();
+        let feed_slot = slot("feed.name");
+        let report_slot = slot("report");
+        let constant_slots = kind.constants.iter().map(|(f, _)| slot(f.name())).collect();
+        let extra_slots = header.iter().map(|h| slot(&format!("extra.{h}"))).collect();
         Ok(Self {
             kind,
-            extra_keys: header.iter().map(|h| Cow::Owned(format!("extra.{h}"))).collect(),
+            consumed: keys.iter().map(|k| intelmq::consumed(k)).collect(),
+            known,
+            feed_slot,
+            report_slot,
+            constant_slots,
+            extra_slots,
+            keys,
             required,
             optional,
             cc_dns: index("cc_dns"),
@@ -209,11 +253,14 @@ impl Report {
     /// address. Missing trailing columns are read as absent, as IntelMQ's CSV
     /// reader does (real reports have such rows).
     pub fn event(&self, row: &[&str], options: &ParseOptions) -> Result<Event, Reject> {
-        self.fields(row, options).map(|(fields, _)| fields.into_event())
+        let mut values = Vec::new();
+        self.fields(row, options, &mut values)?;
+        Ok(self.keys.iter().zip(values).filter_map(|(k, v)| Some((k.to_string(), v?))).collect())
     }
 
-    /// The event's fields, and which harmonisation fields are among them.
-    fn fields(&self, row: &[&str], options: &ParseOptions) -> Result<(SortedFields, u64), Reject> {
+    /// The event's fields, into `values` (one slot per [`Report::keys`]),
+    /// and which harmonisation fields are among them.
+    fn fields(&self, row: &[&str], options: &ParseOptions, values: &mut Vec<Option<Value>>) -> Result<u64, Reject> {
         if row.len() > self.header.len() {
             return Err(Reject::syntax(format!("{} columns where the header has {}", row.len(), self.header.len())));
         }
@@ -224,9 +271,11 @@ impl Report {
         } else {
             row
         };
-        let mut e = Building { pairs: Vec::with_capacity(self.header.len() + 8), written: 0, set: 0 };
+        values.clear();
+        values.resize(self.keys.len(), None);
+        let mut e = Building { values, set: 0 };
         let k = self.kind;
-        e.push(Cow::Borrowed("feed.name"), k.feed_name.into());
+        e.put(self.feed_slot, k.feed_name.into());
         // Columns not yet consumed by a mapping (IntelMQ's `fields`); on the
         // stack for the usual header widths. Extra values go straight into the
         // event: a later one for the same key wins, as in IntelMQ's dict.
@@ -242,18 +291,16 @@ impl Report {
             unused[i] = true;
             let Some(raw) = row.get(i).copied() else { continue };
             let Some(v) = self.convert(m, raw, row)? else { continue };
-            match (m.target, &c.extra_key) {
-                (Target::Field(f), _) => match e.add(f, v) {
+            match m.target {
+                Target::Field(f) => match e.add(f, c.slot, v) {
                     Ok(()) => {}
                     Err(AddError::Invalid) => {
                         return Err(Reject::invalid(m.column, format!("{raw:?} is not a valid {}", f.name())));
                     }
                     Err(AddError::Exists) => return Err(Reject::invalid(f.name(), "set by two columns")),
                 },
-                (_, Some(key)) => {
-                    e.push(Cow::Borrowed(*key), v.into_json());
-                }
-                _ => {}
+                Target::Extra(_) | Target::NotHarmonised(_) => e.put(c.slot, v.into_json()),
+                Target::Ignore => {}
             }
             unused[i] = false;
         }
@@ -262,35 +309,32 @@ impl Report {
             unused[i] = false;
             let Some(raw) = row.get(i).copied() else { continue };
             let Some(v) = self.convert(m, raw, row)? else { continue };
-            match (m.target, &c.extra_key) {
-                (Target::Field(f), _) => match e.add(f, v) {
+            match m.target {
+                Target::Field(f) => match e.add(f, c.slot, v) {
                     Ok(()) => {}
                     // Kept: the raw text lands in extra.<column>.
                     Err(AddError::Invalid) => unused[i] = true,
                     Err(AddError::Exists) => return Err(Reject::invalid(f.name(), "set by two columns")),
                 },
-                (Target::NotHarmonised(_), Some(_)) if is_ignored(&v) => {}
-                (_, Some(key)) => {
-                    e.push(Cow::Borrowed(*key), v.into_json());
-                }
-                _ => {}
+                Target::NotHarmonised(_) if is_ignored(&v) => {}
+                Target::Extra(_) | Target::NotHarmonised(_) => e.put(c.slot, v.into_json()),
+                Target::Ignore => {}
             }
         }
-        for (f, v) in k.constants {
+        for ((f, v), slot) in k.constants.iter().zip(&self.constant_slots) {
             // IntelMQ sets a constant as it is when valid, else sanitised (`CouchDB` → `couchdb`).
             let value = sanitize(f.kind(), Val::Str((*v).into())).unwrap_or_else(|| (*v).into());
-            e.set(*f, value);
+            e.set(*f, *slot, value);
         }
         for (i, used) in unused.iter().enumerate() {
             if *used && let Some(raw) = row.get(i).filter(|r| !r.is_empty()) {
-                e.push(self.extra_keys[i].clone(), (*raw).into());
+                e.put(self.extra_slots[i], (*raw).into());
             }
         }
         if !e.has(Field::TimeSource) {
             return Err(Reject::missing("timestamp"));
         }
-        // Sorted once; for a key written twice the later value wins.
-        Ok((SortedFields::from_numbered(e.pairs), e.set))
+        Ok(e.set)
     }
 
     /// Maps one row to an alert.
@@ -299,7 +343,18 @@ impl Report {
     /// As [`Report::event`], plus rows without an address (IntelMQ keeps
     /// those; an alert needs one) and invalid values found while importing.
     pub fn parse_row(&self, row: &[&str], options: &ParseOptions) -> Result<Alert, Reject> {
-        let (e, set) = self.fields(row, options)?;
+        self.parse_row_in(row, options, &mut Vec::new())
+    }
+
+    /// As [`Report::parse_row`], with `values` as the row's slots (a buffer
+    /// reused from row to row).
+    fn parse_row_in(
+        &self,
+        row: &[&str],
+        options: &ParseOptions,
+        values: &mut Vec<Option<Value>>,
+    ) -> Result<Alert, Reject> {
+        let set = self.fields(row, options, values)?;
         let identifying = [
             Field::SourceIp,
             Field::DestinationIp,
@@ -316,8 +371,9 @@ impl Report {
         if !identifying.iter().any(|f| set & Building::bit(*f) != 0) {
             return Err(Reject::new(RejectKind::MissingField).at_field("ip"));
         }
-        let mut alert = intelmq::import_fields(e, Format::Shadowserver, options)?;
-        alert.extra.insert("report".into(), self.kind.file.into());
+        // In the extras from the start: one map built at once, not an insert after.
+        values[self.report_slot] = Some(self.kind.file.into());
+        let mut alert = intelmq::import_fields(Row { report: self, values }, Format::Shadowserver, options)?;
         alert.original = row.join(",").into_bytes();
         Ok(alert)
     }
@@ -328,23 +384,49 @@ fn is_ignored(v: &Val) -> bool {
     matches!(v, Val::Str(s) if matches!(s.as_ref(), "" | "-" | "N/A"))
 }
 
-/// An event being built: its fields in the order written, and which
-/// harmonisation fields are set.
-struct Building {
-    /// Name, value, and the order it was written in.
-    pairs: Vec<(Cow<'static, str>, Value, usize)>,
-    written: usize,
+/// A row's fields as the import reads them: values in the report's slots.
+struct Row<'r> {
+    report: &'r Report,
+    values: &'r mut [Option<Value>],
+}
+
+impl Fields for Row<'_> {
+    fn get(&self, key: &str) -> Option<&Value> {
+        let i = self.report.keys.binary_search_by(|k| k.as_ref().cmp(key)).ok()?;
+        self.values[i].as_ref()
+    }
+
+    fn known(&self, k: Known) -> Option<&Value> {
+        self.values[self.report.known[k as usize]?].as_ref()
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.report.keys.iter().zip(self.values.iter()).filter_map(|(k, v)| Some((k.as_ref(), v.as_ref()?)))
+    }
+
+    fn into_extras(self) -> std::collections::BTreeMap<Cow<'static, str>, Value> {
+        let slots = self.report.keys.iter().zip(&self.report.consumed).zip(self.values.iter_mut());
+        slots
+            .filter(|(_, v)| v.as_ref().is_some_and(|v| !v.is_null()))
+            .filter_map(|((k, consumed), v)| if *consumed { None } else { Some((k.clone(), v.take()?)) })
+            .collect()
+    }
+}
+
+/// An event being built: values in the report's slots (a later value for a
+/// slot wins, as in IntelMQ's dict), and which harmonisation fields are set.
+struct Building<'v> {
+    values: &'v mut [Option<Value>],
     set: u64,
 }
 
-impl Building {
+impl Building<'_> {
     const fn bit(f: Field) -> u64 {
         1 << (f as u64)
     }
 
-    fn push(&mut self, key: Cow<'static, str>, value: Value) {
-        self.pairs.push((key, value, self.written));
-        self.written += 1;
+    fn put(&mut self, slot: usize, value: Value) {
+        self.values[slot] = Some(value);
     }
 
     fn has(&self, f: Field) -> bool {
@@ -352,7 +434,7 @@ impl Building {
     }
 
     /// Adds a value to a harmonisation field, sanitised and checked as IntelMQ does.
-    fn add(&mut self, f: Field, v: Val) -> Result<(), AddError> {
+    fn add(&mut self, f: Field, slot: usize, v: Val) -> Result<(), AddError> {
         if is_ignored(&v) {
             return Ok(());
         }
@@ -360,17 +442,14 @@ impl Building {
             return Err(AddError::Exists);
         }
         let value = sanitize(f.kind(), v).ok_or(AddError::Invalid)?;
-        self.push(Cow::Borrowed(f.name()), value);
+        self.put(slot, value);
         self.set |= Self::bit(f);
         Ok(())
     }
 
     /// Sets a field over any value it has.
-    fn set(&mut self, f: Field, value: Value) {
-        if self.has(f) {
-            self.pairs.retain(|(k, _, _)| k != f.name());
-        }
-        self.push(Cow::Borrowed(f.name()), value);
+    fn set(&mut self, f: Field, slot: usize, value: Value) {
+        self.put(slot, value);
         self.set |= Self::bit(f);
     }
 }
@@ -796,6 +875,8 @@ pub fn parse_report(
     let mut out = Vec::with_capacity(data.iter().filter(|b| **b == b'\n').count() + 1);
     // The row's fields, one buffer for all rows (emptied and handed back each time).
     let mut spare: Vec<&str> = Vec::new();
+    // The row's field slots, likewise.
+    let mut values = Vec::new();
     loop {
         match reader.read_byte_record(&mut rec) {
             Ok(false) => break,
@@ -816,7 +897,8 @@ pub fn parse_report(
                         Ok(())
                     }),
                 };
-                let result = result.and_then(|()| report.parse_row(&row, options)).map_err(|e| e.at_line(line));
+                let result =
+                    result.and_then(|()| report.parse_row_in(&row, options, &mut values)).map_err(|e| e.at_line(line));
                 out.push((line, result));
                 spare = recycle(row);
             }
