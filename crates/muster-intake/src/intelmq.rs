@@ -81,6 +81,9 @@ pub trait Fields {
     fn known(&self, k: Known) -> Option<&Value> {
         self.get(k.name())
     }
+    /// Takes a field the import reads and consumes, so that its value moves
+    /// into the alert instead of being copied.
+    fn take_known(&mut self, k: Known) -> Option<Value>;
     /// Every field, in key order.
     fn entries(&self) -> impl Iterator<Item = (&str, &Value)>;
     /// The fields the import does not consume ([`consumed`]) and that are not
@@ -91,6 +94,10 @@ pub trait Fields {
 impl Fields for Event {
     fn get(&self, key: &str) -> Option<&Value> {
         Map::get(self, key)
+    }
+
+    fn take_known(&mut self, k: Known) -> Option<Value> {
+        self.remove(k.name())
     }
 
     fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
@@ -266,6 +273,16 @@ fn text_ref(e: &impl Fields, key: Known) -> Option<Cow<'_, str>> {
     }
 }
 
+/// As [`text`], moving the value out of the event (for consumed fields only).
+fn take_text(e: &mut impl Fields, key: Known) -> Option<String> {
+    match e.take_known(key)? {
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s),
+        v @ (Value::Number(_) | Value::Bool(_)) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
 fn text(e: &impl Fields, key: Known) -> Option<String> {
     match e.known(key)? {
         Value::Null => None,
@@ -298,13 +315,19 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
 ///
 /// # Errors
 /// As [`import`].
-pub fn import_fields(event: impl Fields, format: Format, options: &ParseOptions) -> Result<Alert, Reject> {
-    let e = &event;
-    for (k, v) in e.entries() {
+pub fn import_fields(mut event: impl Fields, format: Format, options: &ParseOptions) -> Result<Alert, Reject> {
+    for (k, v) in event.entries() {
         if matches!(v, Value::Object(_) | Value::Array(_)) && !k.starts_with("extra") {
             return Err(Reject::wrong_type(k.to_owned(), "a scalar"));
         }
     }
+    // Consumed text fields the alert keeps: moved out, not copied.
+    let described = take_text(&mut event, Known::EventDescriptionText);
+    let identifier = take_text(&mut event, Known::ClassificationIdentifier);
+    let taxonomy = take_text(&mut event, Known::ClassificationTaxonomy);
+    let transport = take_text(&mut event, Known::ProtocolTransport);
+    let application = take_text(&mut event, Known::ProtocolApplication);
+    let e = &event;
     let ctype = text_ref(e, Known::ClassificationType).unwrap_or(Cow::Borrowed("undetermined"));
     let rsit = muster_core::taxonomy::RsitType::parse(rsit_for_intelmq_type(&ctype))
         .map_err(|_| Reject::invalid("classification.type", format!("{ctype:?} is not an RSIT type")))?;
@@ -315,10 +338,9 @@ pub fn import_fields(event: impl Fields, format: Format, options: &ParseOptions)
         None => options.received_at,
     };
     let feed = text(e, Known::FeedName);
-    let identifier = text(e, Known::ClassificationIdentifier);
-    let title = text(e, Known::EventDescriptionText).unwrap_or_else(|| {
-        let what = identifier.clone().unwrap_or_else(|| ctype.clone().into_owned());
-        feed.as_ref().map_or_else(|| what.clone(), |f| format!("{f}: {what}"))
+    let title = described.unwrap_or_else(|| {
+        let what = identifier.as_deref().unwrap_or(&ctype);
+        feed.as_ref().map_or_else(|| what.to_owned(), |f| format!("{f}: {what}"))
     });
     let source = match format {
         Format::Shadowserver => "shadowserver".to_owned(),
@@ -331,7 +353,7 @@ pub fn import_fields(event: impl Fields, format: Format, options: &ParseOptions)
     alert.rule = identifier.map(|id| Rule {
         id: text(e, Known::ExtraRuleId).or_else(|| Some(id.clone())),
         name: Some(id),
-        category: text(e, Known::ClassificationTaxonomy),
+        category: taxonomy,
     });
     alert.description = text(e, Known::ExtraDescription).or_else(|| text(e, Known::Comment));
     if let Some(t) = text_ref(e, Known::Tlp) {
@@ -339,8 +361,7 @@ pub fn import_fields(event: impl Fields, format: Format, options: &ParseOptions)
     }
     alert.network.source_port = port(e, Known::SourcePort)?;
     alert.network.destination_port = port(e, Known::DestinationPort)?;
-    alert.network.transport = text(e, Known::ProtocolTransport);
-    alert.network.application = text(e, Known::ProtocolApplication);
+    alert.network.application = application;
     for (field, kind, role) in OBSERVABLE_FIELDS {
         if let Some(v) = text_ref(e, *field) {
             if matches!(kind, ObservableKind::Ipv4) {
@@ -373,11 +394,17 @@ pub fn import_fields(event: impl Fields, format: Format, options: &ParseOptions)
         alert.last_seen = t.max(alert.first_seen);
     }
     alert.host = text(e, Known::ExtraHost);
-    // At most four pairs: on the stack, values borrowed where they are strings.
+    // At most four pairs: on the stack, values borrowed where they are
+    // strings. `protocol.transport` was taken out of the event: read it from
+    // there (the same text, as `text` and `text_ref` agree).
     let mut identity: [(&str, Cow<'_, str>); 4] = Default::default();
     let mut n = 0;
     for f in IDENTITY_FIELDS {
-        if let Some(v) = text_ref(e, *f) {
+        let v = match f {
+            Known::ProtocolTransport => transport.as_deref().map(Cow::Borrowed),
+            _ => text_ref(e, *f),
+        };
+        if let Some(v) = v {
             identity[n] = (f.name(), v);
             n += 1;
         }
@@ -391,6 +418,7 @@ pub fn import_fields(event: impl Fields, format: Format, options: &ParseOptions)
     // so that the identity can borrow from the event until then.
     let mut alert = alert.seal(&pairs[..n]);
     drop(identity);
+    alert.network.transport = transport;
     let kept = event.into_extras();
     if alert.extra.is_empty() {
         alert.extra = kept;

@@ -146,7 +146,9 @@ impl Report {
         keys.extend(kind.required.iter().chain(kind.optional).filter_map(|m| target_key(m.target)).map(Cow::Borrowed));
         keys.extend(kind.constants.iter().map(|(f, _)| Cow::Borrowed(f.name())));
         keys.extend(header.iter().map(|h| Cow::Owned(format!("extra.{h}"))));
-        keys.sort_unstable();
+        // A mapped `extra.*` name is also its column's `extra.<column>`: keep
+        // the borrowed one (sorted first), so that no row allocates its name.
+        keys.sort_unstable_by(|a, b| a.cmp(b).then(matches!(a, Cow::Owned(_)).cmp(&matches!(b, Cow::Owned(_)))));
         keys.dedup();
         // Every name looked up here was put in above.
         let slot_of = |name: &str| keys.binary_search_by(|k| k.as_ref().cmp(name)).ok();
@@ -196,11 +198,17 @@ impl Report {
                 Some(t) => Val::Time(t),
                 None => Val::Str(raw.into()),
             }),
-            C::Bool => match raw.to_lowercase().as_str() {
-                "y" | "yes" | "true" | "enabled" | "1" => Some(Val::Bool(true)),
-                "n" | "no" | "false" | "disabled" | "0" => Some(Val::Bool(false)),
-                _ => None,
-            },
+            // ASCII case folding is Unicode lower-casing here: no other character lower-cases into these words.
+            C::Bool => {
+                let is = |words: &[&str]| words.iter().any(|w| raw.eq_ignore_ascii_case(w));
+                if is(&["y", "yes", "true", "enabled", "1"]) {
+                    Some(Val::Bool(true))
+                } else if is(&["n", "no", "false", "disabled", "0"]) {
+                    Some(Val::Bool(false))
+                } else {
+                    None
+                }
+            }
             C::NoneIfUnknown => (!matches!(raw, "" | "0" | "unknown")).then(|| Val::Str(raw.into())),
             C::Int if raw.is_empty() => None,
             C::Int => Some(Val::Int(py_int(raw).ok_or_else(bad_number)?)),
@@ -400,6 +408,10 @@ impl Fields for Row<'_> {
         self.values[self.report.known[k as usize]?].as_ref()
     }
 
+    fn take_known(&mut self, k: Known) -> Option<Value> {
+        self.values[self.report.known[k as usize]?].take()
+    }
+
     fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.report.keys.iter().zip(self.values.iter()).filter_map(|(k, v)| Some((k.as_ref(), v.as_ref()?)))
     }
@@ -501,7 +513,7 @@ fn sanitize(kind: Kind, v: Val) -> Option<Value> {
                 Val::Str(s) => py_int(&s)?,
                 _ => return None,
             };
-            (n.to_string().len() <= max_len).then(|| Value::from(n))
+            (decimal_len(n) <= max_len).then(|| Value::from(n))
         }
         Kind::Asn => {
             let n = match v {
@@ -527,6 +539,12 @@ fn sanitize(kind: Kind, v: Val) -> Option<Value> {
             _ => None,
         },
     }
+}
+
+/// How many characters `n` takes written out in decimal (sign included).
+fn decimal_len(n: i64) -> usize {
+    let digits = n.unsigned_abs().checked_ilog10().map_or(1, |d| d as usize + 1);
+    digits + usize::from(n < 0)
 }
 
 /// Python's `int()` of a string: surrounding blanks, a sign, digits with single underscores between.
@@ -909,4 +927,16 @@ pub fn parse_report(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_len_is_the_length_written_out() {
+        for n in [0, 1, 9, 10, 99, 100, 65_535, 65_536, -1, -9, -10, -99_999, i64::MAX, i64::MIN] {
+            assert_eq!(decimal_len(n), n.to_string().len(), "{n}");
+        }
+    }
 }
