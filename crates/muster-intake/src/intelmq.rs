@@ -337,14 +337,16 @@ pub fn import_fields(mut event: impl Fields, format: Format, options: &ParseOpti
         }
         None => options.received_at,
     };
-    let feed = text(e, Known::FeedName);
+    let feed = text_ref(e, Known::FeedName);
     let title = described.unwrap_or_else(|| {
         let what = identifier.as_deref().unwrap_or(&ctype);
         feed.as_ref().map_or_else(|| what.to_owned(), |f| format!("{f}: {what}"))
     });
     let source = match format {
         Format::Shadowserver => "shadowserver".to_owned(),
-        _ => text(e, Known::FeedProvider).or_else(|| feed.clone()).unwrap_or_else(|| "intelmq".into()),
+        _ => text(e, Known::FeedProvider)
+            .or_else(|| feed.as_deref().map(str::to_owned))
+            .unwrap_or_else(|| "intelmq".into()),
     };
     let mut alert = Alert::new(format, source, title, time, rsit);
     alert.severity = text_ref(e, Known::ExtraSeverity)
@@ -398,10 +400,13 @@ pub fn import_fields(mut event: impl Fields, format: Format, options: &ParseOpti
     // strings. `protocol.transport` was taken out of the event: read it from
     // there (the same text, as `text` and `text_ref` agree).
     let mut identity: [(&str, Cow<'_, str>); 4] = Default::default();
+    let mut digits = [[0u8; 20]; 4];
     let mut n = 0;
-    for f in IDENTITY_FIELDS {
-        let v = match f {
-            Known::ProtocolTransport => transport.as_deref().map(Cow::Borrowed),
+    for (f, buf) in IDENTITY_FIELDS.iter().zip(&mut digits) {
+        let v = match (f, e.known(*f)) {
+            (Known::ProtocolTransport, _) => transport.as_deref().map(Cow::Borrowed),
+            // Ports: written out on the stack (as `to_string` writes them).
+            (_, Some(Value::Number(num))) if num.is_u64() => num.as_u64().map(|u| Cow::Borrowed(decimal(u, buf))),
             _ => text_ref(e, *f),
         };
         if let Some(v) = v {
@@ -426,6 +431,20 @@ pub fn import_fields(mut event: impl Fields, format: Format, options: &ParseOpti
         alert.extra.extend(kept);
     }
     Ok(alert)
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("")
 }
 
 /// FNV-1a: the consumed-field set is looked up once per field of every
@@ -619,6 +638,13 @@ mod tests {
         for t in ["vulnerable service", "blacklist", "backdoor", "c2server", "malware"] {
             let mapped = rsit_for_intelmq_type(t);
             assert!(muster_core::taxonomy::RsitType::parse(mapped).is_ok(), "{t} -> {mapped}");
+        }
+    }
+
+    #[test]
+    fn decimal_writes_as_to_string() {
+        for n in [0, 7, 10, 22, 443, 65_535, 1_000_000, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
         }
     }
 

@@ -50,8 +50,8 @@ pub struct Report {
     feed_slot: usize,
     /// Slot of the alert's `report` extra (the report type; alerts only, not events).
     report_slot: usize,
-    /// Slot of each of the report type's constant fields.
-    constant_slots: Vec<usize>,
+    /// The report type's constant fields: slot and value (sanitised once here).
+    constants: Vec<(Field, usize, Value)>,
     /// Slot of `extra.<column>` for each header column.
     extra_slots: Vec<usize>,
     /// Header index of each required and optional mapping present, and the
@@ -167,7 +167,15 @@ impl Report {
         let known = Known::ALL.iter().map(|k| slot_of(k.name())).collect();
         let feed_slot = slot("feed.name");
         let report_slot = slot("report");
-        let constant_slots = kind.constants.iter().map(|(f, _)| slot(f.name())).collect();
+        let constants = kind
+            .constants
+            .iter()
+            .map(|(f, v)| {
+                // IntelMQ sets a constant as it is when valid, else sanitised (`CouchDB` → `couchdb`).
+                let value = sanitize(f.kind(), Val::Str((*v).into())).unwrap_or_else(|| (*v).into());
+                (*f, slot(f.name()), value)
+            })
+            .collect();
         let extra_slots = header.iter().map(|h| slot(&format!("extra.{h}"))).collect();
         Ok(Self {
             kind,
@@ -175,7 +183,7 @@ impl Report {
             known,
             feed_slot,
             report_slot,
-            constant_slots,
+            constants,
             extra_slots,
             keys,
             required,
@@ -329,10 +337,8 @@ impl Report {
                 Target::Ignore => {}
             }
         }
-        for ((f, v), slot) in k.constants.iter().zip(&self.constant_slots) {
-            // IntelMQ sets a constant as it is when valid, else sanitised (`CouchDB` → `couchdb`).
-            let value = sanitize(f.kind(), Val::Str((*v).into())).unwrap_or_else(|| (*v).into());
-            e.set(*f, *slot, value);
+        for (f, slot, value) in &self.constants {
+            e.set(*f, *slot, value.clone());
         }
         for (i, used) in unused.iter().enumerate() {
             if *used && let Some(raw) = row.get(i).filter(|r| !r.is_empty()) {
