@@ -172,7 +172,7 @@ impl Report {
             .iter()
             .map(|(f, v)| {
                 // IntelMQ sets a constant as it is when valid, else sanitised (`CouchDB` → `couchdb`).
-                let value = sanitize(f.kind(), Val::Str((*v).into())).unwrap_or_else(|| (*v).into());
+                let value = sanitize(f.kind(), &Val::Str((*v).into())).map_or_else(|| (*v).into(), Clean::into_value);
                 (*f, slot(f.name()), value)
             })
             .collect();
@@ -269,14 +269,21 @@ impl Report {
     /// address. Missing trailing columns are read as absent, as IntelMQ's CSV
     /// reader does (real reports have such rows).
     pub fn event(&self, row: &[&str], options: &ParseOptions) -> Result<Event, Reject> {
-        let mut values = Vec::new();
-        self.fields(row, options, &mut values)?;
-        Ok(self.keys.iter().zip(values).filter_map(|(k, v)| Some((k.to_string(), v?))).collect())
+        let mut slots = Slots::default();
+        self.fields(row, options, &mut slots)?;
+        let values = slots.values.into_iter().zip(slots.present);
+        Ok(self
+            .keys
+            .iter()
+            .zip(values)
+            .filter(|(_, (_, present))| *present)
+            .map(|(k, (v, _))| (k.to_string(), v))
+            .collect())
     }
 
-    /// The event's fields, into `values` (one slot per [`Report::keys`]),
-    /// and which harmonisation fields are among them.
-    fn fields(&self, row: &[&str], options: &ParseOptions, values: &mut Vec<Option<Value>>) -> Result<u64, Reject> {
+    /// The event's fields, into `slots` (one per [`Report::keys`]), and
+    /// which harmonisation fields are among them.
+    fn fields(&self, row: &[&str], options: &ParseOptions, slots: &mut Slots) -> Result<u64, Reject> {
         if row.len() > self.header.len() {
             return Err(Reject::syntax(format!("{} columns where the header has {}", row.len(), self.header.len())));
         }
@@ -287,9 +294,8 @@ impl Report {
         } else {
             row
         };
-        values.clear();
-        values.resize(self.keys.len(), None);
-        let mut e = Building { values, set: 0 };
+        slots.reset(self.keys.len());
+        let mut e = Building { slots, consumed: &self.consumed, set: 0 };
         let k = self.kind;
         e.put(self.feed_slot, k.feed_name.into());
         // Columns not yet consumed by a mapping (IntelMQ's `fields`); on the
@@ -338,7 +344,10 @@ impl Report {
             }
         }
         for (f, slot, value) in &self.constants {
-            e.set(*f, *slot, value.clone());
+            match value {
+                Value::String(s) => e.set(*f, *slot, Clean::Text(Cow::Borrowed(s))),
+                other => e.set(*f, *slot, Clean::Json(other.clone())),
+            }
         }
         for (i, used) in unused.iter().enumerate() {
             if *used && let Some(raw) = row.get(i).filter(|r| !r.is_empty()) {
@@ -357,18 +366,12 @@ impl Report {
     /// As [`Report::event`], plus rows without an address (IntelMQ keeps
     /// those; an alert needs one) and invalid values found while importing.
     pub fn parse_row(&self, row: &[&str], options: &ParseOptions) -> Result<Alert, Reject> {
-        self.parse_row_in(row, options, &mut Vec::new())
+        self.parse_row_in(row, options, &mut Slots::default())
     }
 
-    /// As [`Report::parse_row`], with `values` as the row's slots (a buffer
-    /// reused from row to row).
-    fn parse_row_in(
-        &self,
-        row: &[&str],
-        options: &ParseOptions,
-        values: &mut Vec<Option<Value>>,
-    ) -> Result<Alert, Reject> {
-        let set = self.fields(row, options, values)?;
+    /// As [`Report::parse_row`], with `slots` reused from row to row.
+    fn parse_row_in(&self, row: &[&str], options: &ParseOptions, slots: &mut Slots) -> Result<Alert, Reject> {
+        let set = self.fields(row, options, slots)?;
         let identifying = [
             Field::SourceIp,
             Field::DestinationIp,
@@ -386,8 +389,8 @@ impl Report {
             return Err(Reject::new(RejectKind::MissingField).at_field("ip"));
         }
         // In the extras from the start: one map built at once, not an insert after.
-        values[self.report_slot] = Some(self.kind.file.into());
-        let mut alert = intelmq::import_fields(Row { report: self, values }, Format::Shadowserver, options)?;
+        slots.put(self.report_slot, self.kind.file.into());
+        let mut alert = intelmq::import_fields(Row { report: self, slots }, Format::Shadowserver, options)?;
         alert.original = row.join(",").into_bytes();
         Ok(alert)
     }
@@ -398,35 +401,74 @@ fn is_ignored(v: &Val) -> bool {
     matches!(v, Val::Str(s) if matches!(s.as_ref(), "" | "-" | "N/A"))
 }
 
+/// A row's field values, one slot per [`Report::keys`], kept from row to
+/// row: a slot the import only reads keeps its string, which the next row
+/// overwrites instead of allocating another.
+#[derive(Debug, Default)]
+pub(crate) struct Slots {
+    values: Vec<Value>,
+    /// Whether the slot has a value in this row (else `values` holds an earlier row's).
+    present: Vec<bool>,
+}
+
+impl Slots {
+    fn reset(&mut self, n: usize) {
+        if self.values.len() != n {
+            self.values.clear();
+            self.values.resize(n, Value::Null);
+        }
+        self.present.clear();
+        self.present.resize(n, false);
+    }
+
+    fn get(&self, slot: usize) -> Option<&Value> {
+        self.present[slot].then(|| &self.values[slot])
+    }
+
+    fn take(&mut self, slot: usize) -> Option<Value> {
+        std::mem::replace(&mut self.present[slot], false).then(|| std::mem::take(&mut self.values[slot]))
+    }
+
+    fn put(&mut self, slot: usize, value: Value) {
+        self.values[slot] = value;
+        self.present[slot] = true;
+    }
+}
+
 /// A row's fields as the import reads them: values in the report's slots.
 struct Row<'r> {
     report: &'r Report,
-    values: &'r mut [Option<Value>],
+    slots: &'r mut Slots,
 }
 
 impl Fields for Row<'_> {
     fn get(&self, key: &str) -> Option<&Value> {
         let i = self.report.keys.binary_search_by(|k| k.as_ref().cmp(key)).ok()?;
-        self.values[i].as_ref()
+        self.slots.get(i)
     }
 
     fn known(&self, k: Known) -> Option<&Value> {
-        self.values[self.report.known[k as usize]?].as_ref()
+        self.slots.get(self.report.known[k as usize]?)
     }
 
     fn take_known(&mut self, k: Known) -> Option<Value> {
-        self.values[self.report.known[k as usize]?].take()
+        self.slots.take(self.report.known[k as usize]?)
     }
 
     fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.report.keys.iter().zip(self.values.iter()).filter_map(|(k, v)| Some((k.as_ref(), v.as_ref()?)))
+        let values = self.slots.values.iter().zip(&self.slots.present);
+        self.report.keys.iter().zip(values).filter_map(|(k, (v, p))| p.then_some((k.as_ref(), v)))
     }
 
     fn into_extras(self) -> std::collections::BTreeMap<Cow<'static, str>, Value> {
-        let slots = self.report.keys.iter().zip(&self.report.consumed).zip(self.values.iter_mut());
+        let Slots { values, present } = self.slots;
+        let slots = self.report.keys.iter().zip(&self.report.consumed).zip(values.iter_mut().zip(present.iter_mut()));
         slots
-            .filter(|(_, v)| v.as_ref().is_some_and(|v| !v.is_null()))
-            .filter_map(|((k, consumed), v)| if *consumed { None } else { Some((k.clone(), v.take()?)) })
+            .filter(|((_, consumed), (v, p))| **p && !**consumed && !v.is_null())
+            .map(|((k, _), (v, p))| {
+                *p = false;
+                (k.clone(), std::mem::take(v))
+            })
             .collect()
     }
 }
@@ -434,7 +476,9 @@ impl Fields for Row<'_> {
 /// An event being built: values in the report's slots (a later value for a
 /// slot wins, as in IntelMQ's dict), and which harmonisation fields are set.
 struct Building<'v> {
-    values: &'v mut [Option<Value>],
+    slots: &'v mut Slots,
+    /// Per slot: whether the import consumes the field (only reads it).
+    consumed: &'v [bool],
     set: u64,
 }
 
@@ -444,7 +488,22 @@ impl Building<'_> {
     }
 
     fn put(&mut self, slot: usize, value: Value) {
-        self.values[slot] = Some(value);
+        self.slots.put(slot, value);
+    }
+
+    /// Puts a sanitised value. A field the import only reads has its text
+    /// written over the string an earlier row left in the slot.
+    fn put_clean(&mut self, slot: usize, c: Clean<'_>) {
+        if self.consumed[slot]
+            && let Value::String(buf) = &mut self.slots.values[slot]
+        {
+            buf.clear();
+            if c.write_text(buf) {
+                self.slots.present[slot] = true;
+                return;
+            }
+        }
+        self.put(slot, c.into_value());
     }
 
     fn has(&self, f: Field) -> bool {
@@ -459,15 +518,15 @@ impl Building<'_> {
         if self.has(f) {
             return Err(AddError::Exists);
         }
-        let value = sanitize(f.kind(), v).ok_or(AddError::Invalid)?;
-        self.put(slot, value);
+        let clean = sanitize(f.kind(), &v).ok_or(AddError::Invalid)?;
+        self.put_clean(slot, clean);
         self.set |= Self::bit(f);
         Ok(())
     }
 
     /// Sets a field over any value it has.
-    fn set(&mut self, f: Field, slot: usize, value: Value) {
-        self.put(slot, value);
+    fn set(&mut self, f: Field, slot: usize, value: Clean<'_>) {
+        self.put_clean(slot, value);
         self.set |= Self::bit(f);
     }
 }
@@ -476,7 +535,58 @@ fn printable(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| (b' '..=b'~').contains(&b))
 }
 
-fn sanitize(kind: Kind, v: Val) -> Option<Value> {
+/// A sanitised value: text borrowed where it can be, written out only when
+/// it is stored (see [`Building::put_clean`]).
+enum Clean<'v> {
+    Text(Cow<'v, str>),
+    Json(Value),
+    Time(OffsetDateTime),
+    Ip(IpAddr),
+}
+
+impl Clean<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Clean::Text(s) => Value::String(s.into_owned()),
+            Clean::Json(v) => v,
+            Clean::Time(t) => Value::String(python_iso(t)),
+            Clean::Ip(ip) => Value::String(ip.to_string()),
+        }
+    }
+
+    /// Writes the text into `out`; `false` (and nothing written) for a JSON value.
+    fn write_text(&self, out: &mut String) -> bool {
+        match self {
+            Clean::Text(s) => out.push_str(s),
+            Clean::Time(t) => push_python_iso(out, *t),
+            Clean::Ip(ip) => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "{ip}");
+            }
+            Clean::Json(_) => return false,
+        }
+        true
+    }
+}
+
+/// `s` without surrounding blanks, borrowed where it was.
+fn trim_cow(s: Cow<'_, str>) -> Cow<'_, str> {
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+        Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
+        Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
+    }
+}
+
+/// The result of a string sanitiser applied to `t`, borrowing from `t` where it did.
+fn through<'v>(t: Cow<'v, str>, f: impl for<'s> Fn(&'s str) -> Option<Cow<'s, str>>) -> Option<Cow<'v, str>> {
+    match t {
+        Cow::Borrowed(b) => f(b),
+        Cow::Owned(o) => f(&o).map(|c| Cow::Owned(c.into_owned())),
+    }
+}
+
+fn sanitize<'v>(kind: Kind, v: &'v Val<'_>) -> Option<Clean<'v>> {
     fn str_only<'v>(v: &'v Val) -> Option<&'v str> {
         match v {
             Val::Str(s) => Some(s.trim()),
@@ -487,43 +597,41 @@ fn sanitize(kind: Kind, v: Val) -> Option<Value> {
         if s.chars().any(char::is_uppercase) { Cow::Owned(s.to_lowercase()) } else { Cow::Borrowed(s) }
     }
     match kind {
-        Kind::Classification => v.text().map(|s| Value::String(s.into_owned())),
-        Kind::Text => v.text().filter(|s| !s.is_empty()).map(|s| Value::String(s.into_owned())),
+        Kind::Classification => v.text().map(Clean::Text),
+        Kind::Text => v.text().filter(|s| !s.is_empty()).map(Clean::Text),
         Kind::Printable { max } => {
             let s = v.text()?;
-            (printable(&s) && s.chars().count() <= max).then(|| Value::String(s.into_owned()))
+            (printable(&s) && s.chars().count() <= max).then_some(Clean::Text(s))
         }
         Kind::Lowercase { max, printable: p } => {
-            let s = lower(str_only(&v)?);
-            let s = s.trim();
-            let ok = !s.is_empty() && (!p || printable(s)) && s.chars().count() <= max;
-            ok.then(|| Value::String(s.to_owned()))
+            let s = trim_cow(lower(str_only(v)?));
+            let ok = !s.is_empty() && (!p || printable(&s)) && s.chars().count() <= max;
+            ok.then_some(Clean::Text(s))
         }
         Kind::Transport => {
-            let s = lower(str_only(&v)?);
-            let s = s.trim();
-            (s.len() <= 11 && TRANSPORTS.contains(&s)).then(|| Value::String(s.to_owned()))
+            let s = trim_cow(lower(str_only(v)?));
+            (s.len() <= 11 && TRANSPORTS.contains(&&*s)).then_some(Clean::Text(s))
         }
         Kind::CountryCode => {
-            let s = str_only(&v)?;
+            let s = str_only(v)?;
             let s = if s.chars().any(char::is_lowercase) { Cow::Owned(s.to_uppercase()) } else { Cow::Borrowed(s) };
-            let s = s.trim();
-            (s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| Value::String(s.to_owned()))
+            let s = trim_cow(s);
+            (s.len() == 2 && s.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(Clean::Text(s))
         }
         Kind::Integer { max_len } => {
             let n = match v {
-                Val::Int(n) => n,
-                Val::Bool(b) => i64::from(b),
+                Val::Int(n) => *n,
+                Val::Bool(b) => i64::from(*b),
                 #[allow(clippy::cast_possible_truncation)]
                 Val::Float(f) if f.is_finite() => f.trunc() as i64,
-                Val::Str(s) => py_int(&s)?,
+                Val::Str(s) => py_int(s)?,
                 _ => return None,
             };
-            (decimal_len(n) <= max_len).then(|| Value::from(n))
+            (decimal_len(n) <= max_len).then(|| Clean::Json(Value::from(n)))
         }
         Kind::Asn => {
             let n = match v {
-                Val::Int(n) => n,
+                Val::Int(n) => *n,
                 Val::Str(s) => {
                     let s = s.as_ref();
                     let s = if s.len() >= 2 && s[..2].eq_ignore_ascii_case("as") { &s[2..] } else { s };
@@ -531,17 +639,15 @@ fn sanitize(kind: Kind, v: Val) -> Option<Value> {
                 }
                 _ => return None,
             };
-            (1..=4_294_967_295).contains(&n).then(|| Value::from(n))
+            (1..=4_294_967_295).contains(&n).then(|| Clean::Json(Value::from(n)))
         }
-        Kind::Ip => sanitize_ip(&v.text()?)
-            .filter(|ip| !ip.is_unspecified() || ip.is_ipv6())
-            .map(|ip| Value::String(ip.to_string())),
-        Kind::Network => sanitize_network(&v.text()?).map(Value::String),
-        Kind::Fqdn => sanitize_fqdn(&v.text()?).map(Value::String),
-        Kind::Url => sanitize_url(&v.text()?).map(Value::String),
+        Kind::Ip => sanitize_ip(&v.text()?).filter(|ip| !ip.is_unspecified() || ip.is_ipv6()).map(Clean::Ip),
+        Kind::Network => sanitize_network(&v.text()?).map(|s| Clean::Text(Cow::Owned(s))),
+        Kind::Fqdn => through(v.text()?, sanitize_fqdn).map(Clean::Text),
+        Kind::Url => through(v.text()?, sanitize_url).map(Clean::Text),
         Kind::DateTime => match v {
-            Val::Time(t) => Some(Value::String(python_iso(t))),
-            Val::Str(s) => crate::timefmt::parse_iso(&s).map(|t| Value::String(python_iso(t))),
+            Val::Time(t) => Some(Clean::Time(*t)),
+            Val::Str(s) => crate::timefmt::parse_iso(s).map(Clean::Time),
             _ => None,
         },
     }
@@ -621,12 +727,13 @@ fn sanitize_network(s: &str) -> Option<String> {
 
 /// IntelMQ's domain-name sanitiser and check: dots trimmed, lower-cased; no
 /// address, no `:`, `/`, `?` or `#`, labels of 1–63 characters.
-fn sanitize_fqdn(s: &str) -> Option<String> {
+fn sanitize_fqdn(s: &str) -> Option<Cow<'_, str>> {
     let s = s.trim().trim_matches('.');
     if s.is_empty() || !s.is_ascii() {
         return None;
     }
-    let s = s.to_ascii_lowercase();
+    let s =
+        if s.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(s.to_ascii_lowercase()) } else { Cow::Borrowed(s) };
     let bad = s.contains([':', '/', '?', '#'])
         || s.parse::<IpAddr>().is_ok()
         || s.split('.').any(|l| l.is_empty() || l.len() > 63);
@@ -634,12 +741,16 @@ fn sanitize_fqdn(s: &str) -> Option<String> {
 }
 
 /// IntelMQ's URL sanitiser: `hxxp` defanging undone; a URL needs a host part.
-fn sanitize_url(s: &str) -> Option<String> {
+fn sanitize_url(s: &str) -> Option<Cow<'_, str>> {
     let s = s.trim();
     if s.is_empty() {
         return None;
     }
-    let s = s.replace("hxxp://", "http://").replace("hxxps://", "https://");
+    let s: Cow<'_, str> = if s.contains("hxxp") {
+        Cow::Owned(s.replace("hxxp://", "http://").replace("hxxps://", "https://"))
+    } else {
+        Cow::Borrowed(s)
+    };
     let rest = match s.find(':') {
         Some(i)
             if i > 0
@@ -647,11 +758,11 @@ fn sanitize_url(s: &str) -> Option<String> {
                 && s[..i].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) =>
         {
             if s[..i].eq_ignore_ascii_case("file") && s[i + 1..].starts_with("///") {
-                return Some(format!("{}://localhost{}", &s[..i].to_ascii_lowercase(), &s[i + 3..]));
+                return Some(Cow::Owned(format!("{}://localhost{}", &s[..i].to_ascii_lowercase(), &s[i + 3..])));
             }
             &s[i + 1..]
         }
-        _ => s.as_str(),
+        _ => &s[..],
     };
     let netloc = rest.strip_prefix("//").map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
     netloc.is_some_and(|n| !n.is_empty()).then_some(s)
@@ -703,34 +814,40 @@ fn base64(data: &[u8]) -> String {
 
 /// A time as Python's `isoformat()` writes it in UTC (IntelMQ's format).
 fn python_iso(t: OffsetDateTime) -> String {
+    let mut out = String::with_capacity(32);
+    push_python_iso(&mut out, t);
+    out
+}
+
+/// [`python_iso`], appended to `out`.
+fn push_python_iso(out: &mut String, t: OffsetDateTime) {
     fn digits(out: &mut String, n: u32, width: u32) {
         for k in (0..width).rev() {
             out.push(char::from(b'0' + u8::try_from(n / 10u32.pow(k) % 10).unwrap_or(0)));
         }
     }
     let t = t.to_offset(UtcOffset::UTC);
-    let mut out = String::with_capacity(32);
     let year = t.year();
     if !(0..=9999).contains(&year) {
-        return t.to_string();
+        out.push_str(&t.to_string());
+        return;
     }
-    digits(&mut out, year.unsigned_abs(), 4);
+    digits(out, year.unsigned_abs(), 4);
     out.push('-');
-    digits(&mut out, u32::from(u8::from(t.month())), 2);
+    digits(out, u32::from(u8::from(t.month())), 2);
     out.push('-');
-    digits(&mut out, u32::from(t.day()), 2);
+    digits(out, u32::from(t.day()), 2);
     out.push('T');
-    digits(&mut out, u32::from(t.hour()), 2);
+    digits(out, u32::from(t.hour()), 2);
     out.push(':');
-    digits(&mut out, u32::from(t.minute()), 2);
+    digits(out, u32::from(t.minute()), 2);
     out.push(':');
-    digits(&mut out, u32::from(t.second()), 2);
+    digits(out, u32::from(t.second()), 2);
     if t.microsecond() != 0 {
         out.push('.');
-        digits(&mut out, t.microsecond(), 6);
+        digits(out, t.microsecond(), 6);
     }
     out.push_str("+00:00");
-    out
 }
 
 /// The IANA protocol names IntelMQ accepts in `protocol.transport`.
@@ -900,7 +1017,7 @@ pub fn parse_report(
     // The row's fields, one buffer for all rows (emptied and handed back each time).
     let mut spare: Vec<&str> = Vec::new();
     // The row's field slots, likewise.
-    let mut values = Vec::new();
+    let mut slots = Slots::default();
     loop {
         match reader.read_byte_record(&mut rec) {
             Ok(false) => break,
@@ -922,7 +1039,7 @@ pub fn parse_report(
                     }),
                 };
                 let result =
-                    result.and_then(|()| report.parse_row_in(&row, options, &mut values)).map_err(|e| e.at_line(line));
+                    result.and_then(|()| report.parse_row_in(&row, options, &mut slots)).map_err(|e| e.at_line(line));
                 out.push((line, result));
                 spare = recycle(row);
             }
