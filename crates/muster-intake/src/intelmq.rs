@@ -642,6 +642,16 @@ mod tests {
     }
 
     #[test]
+    fn known_fields_are_listed_in_declaration_order_once() {
+        // The Shadowserver parser indexes its per-report slots by `k as usize`.
+        for (i, k) in Known::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{k:?}");
+        }
+        let names: HashSet<&str> = Known::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), Known::ALL.len());
+    }
+
+    #[test]
     fn decimal_writes_as_to_string() {
         for n in [0, 7, 10, 22, 443, 65_535, 1_000_000, u64::MAX] {
             assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
