@@ -13,8 +13,9 @@ shared/data/samples/shadowserver, read from there and replicated in memory):
   and wall clock. The primary ratio is on CPU time, which a busy machine
   moves far less than wall clock; the wall-clock ratio is shown beside it.
   The rounds of the two sides alternate (IntelMQ, Muster, Muster, IntelMQ, …)
-  so that load changes hit both alike, and each side's rate is the median of
-  its rounds (the best round of each is shown too).
+  and last about as long (a Muster round is --muster-passes passes over its
+  rows, back to back, timed as one) so that load changes hit both alike; each
+  side's rate is the median of its rounds (the best round of each is shown too).
 
   What is timed. IntelMQ: per report, `bot.start()` -- the bot's `process()`
   of the report message: base64-decoding the report, reading its CSV, mapping
@@ -106,6 +107,8 @@ def parse_args() -> argparse.Namespace:
     # Each report becomes one Vec of alerts, so far more rows measures memory traffic, not parsing.
     p.add_argument("--muster-factor", type=int, default=5, help="Muster times this many more rows than IntelMQ")
     p.add_argument("--rounds", type=int, default=5, help="timing rounds of each side, interleaved (median reported)")
+    # A Muster pass takes ~0.6 s, an IntelMQ round ~8 s: windows of the same length see the same load.
+    p.add_argument("--muster-passes", type=int, default=12, help="Muster passes timed together as one round")
     p.add_argument("--muster-bin", type=Path, help="prebuilt shadowserver_bench example (default: cargo build)")
     p.add_argument("--schema", type=Path, help="Shadowserver schema JSON, needed with IntelMQ >= 3.3")
     p.add_argument("--min-ratio", type=float, default=50.0, help="fail below this speed ratio")
@@ -131,12 +134,18 @@ def muster_events(binary: Path, files: list[Path]) -> list[dict]:
     return [json.loads(line) for line in out.stdout.splitlines() if line]
 
 
-def muster_round(binary: Path, files: list[Path], replicate: int) -> dict:
-    """One timed Muster round (after an untimed warm-up round in the same process): rows, CPU and wall seconds."""
-    cmd = [binary, "time", str(replicate), "1", *map(str, files)]
+def muster_round(binary: Path, files: list[Path], replicate: int, passes: int) -> dict:
+    """One Muster round: `passes` timed passes back to back (after an untimed warm-up pass in the same
+    process), summed: rows, CPU and wall seconds."""
+    cmd = [binary, "time", str(replicate), str(passes), *map(str, files)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"rows": r["rows"], "rejected": r["rejected"], "cpu": r["cpu_seconds"][0], "wall": r["wall_seconds"][0]}
+    return {
+        "rows": r["rows"] * passes,
+        "rejected": r["rejected"],
+        "cpu": sum(r["cpu_seconds"]),
+        "wall": sum(r["wall_seconds"]),
+    }
 
 
 # --------------------------------------------------------------- IntelMQ side
@@ -317,7 +326,7 @@ def main() -> int:
     for r in range(args.rounds):
         sides = [
             lambda: intelmq_rounds.append(intelmq_round(harness, utils, parameters, texts, replicate_n)),
-            lambda: muster_rounds.append(muster_round(binary, files, replicate_n * args.muster_factor)),
+            lambda: muster_rounds.append(muster_round(binary, files, replicate_n * args.muster_factor, args.muster_passes)),
         ]
         for side in sides if r % 2 == 0 else reversed(sides):
             side()
