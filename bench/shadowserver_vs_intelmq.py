@@ -8,7 +8,24 @@ shared/data/samples/shadowserver, read from there and replicated in memory):
   `crates/muster-intake/examples/shadowserver_bench.rs`, one thread) and of
   IntelMQ's ShadowserverParserBot (run through IntelMQ's own bot test
   machinery: the bot's real `process()` loop on an in-memory pipeline, no Redis),
-  and their ratio;
+  and their ratio. Each side is timed on two clocks: CPU time of its own
+  process (`time.process_time()` / `CLOCK_PROCESS_CPUTIME_ID`, user + system)
+  and wall clock. The primary ratio is on CPU time, which a busy machine
+  moves far less than wall clock; the wall-clock ratio is shown beside it.
+  The rounds of the two sides alternate (IntelMQ, Muster, Muster, IntelMQ, …)
+  and last about as long (a Muster round is --muster-passes passes over its
+  rows, back to back, timed as one) so that load changes hit both alike; each
+  side's rate is the median of its rounds (the best round of each is shown too).
+
+  What is timed. IntelMQ: per report, `bot.start()` -- the bot's `process()`
+  of the report message: base64-decoding the report, reading its CSV, mapping
+  and sanitising every row into an Event and sending each to the in-memory
+  pipeline (bot set-up before, reading the output queue after, are not timed).
+  Muster: per report, `parse_report` -- reading its CSV, mapping and
+  sanitising every row into an IntelMQ-shaped event and importing that as the
+  normalised `Alert` Muster stores (observables, fingerprint), then dropping
+  the report's alerts (set-up -- reading the files, replicating rows, one
+  warm-up round -- is not timed);
 * a differential check: for every sample row, the event Muster maps it to and
   the event IntelMQ emits must have the same fields and values (IntelMQ
   harmonisation names). Every difference is listed; IntelMQ-internal fields
@@ -38,6 +55,7 @@ import io
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -88,7 +106,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--intelmq-rows", type=int, default=20_000, help="about this many rows for IntelMQ's timing")
     # Each report becomes one Vec of alerts, so far more rows measures memory traffic, not parsing.
     p.add_argument("--muster-factor", type=int, default=5, help="Muster times this many more rows than IntelMQ")
-    p.add_argument("--rounds", type=int, default=5, help="Muster timing rounds (the best is reported)")
+    p.add_argument("--rounds", type=int, default=5, help="timing rounds of each side, interleaved (median reported)")
+    # A Muster pass takes ~0.6 s, an IntelMQ round ~8 s: windows of the same length see the same load.
+    p.add_argument("--muster-passes", type=int, default=12, help="Muster passes timed together as one round")
     p.add_argument("--muster-bin", type=Path, help="prebuilt shadowserver_bench example (default: cargo build)")
     p.add_argument("--schema", type=Path, help="Shadowserver schema JSON, needed with IntelMQ >= 3.3")
     p.add_argument("--min-ratio", type=float, default=50.0, help="fail below this speed ratio")
@@ -114,10 +134,18 @@ def muster_events(binary: Path, files: list[Path]) -> list[dict]:
     return [json.loads(line) for line in out.stdout.splitlines() if line]
 
 
-def muster_timing(binary: Path, files: list[Path], replicate: int, rounds: int) -> dict:
-    cmd = [binary, "time", str(replicate), str(rounds), *map(str, files)]
+def muster_round(binary: Path, files: list[Path], replicate: int, passes: int) -> dict:
+    """One Muster round: `passes` timed passes back to back (after an untimed warm-up pass in the same
+    process), summed: rows, CPU and wall seconds."""
+    cmd = [binary, "time", str(replicate), str(passes), *map(str, files)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return {
+        "rows": r["rows"] * passes,
+        "rejected": r["rejected"],
+        "cpu": sum(r["cpu_seconds"]),
+        "wall": sum(r["wall_seconds"]),
+    }
 
 
 # --------------------------------------------------------------- IntelMQ side
@@ -157,8 +185,8 @@ def load_intelmq(schema: Path | None):
     return intelmq.__version__, Harness, utils, parameters
 
 
-def intelmq_run(harness_cls, utils, parameters: dict, file_name: str, text: str) -> tuple[list[dict], float, str]:
-    """Runs the bot on one report; returns its events, the seconds spent in the bot, and its log."""
+def intelmq_run(harness_cls, utils, parameters: dict, file_name: str, text: str) -> tuple[list[dict], float, float, str]:
+    """Runs the bot on one report; returns its events, the wall and CPU seconds spent in the bot, and its log."""
     h = harness_cls()
     h.input_message = {
         "__type": "Report",
@@ -169,12 +197,33 @@ def intelmq_run(harness_cls, utils, parameters: dict, file_name: str, text: str)
     h.prepare_bot(parameters=parameters)
     with mock.patch("intelmq.lib.utils.load_configuration", new=h.mocked_config):
         with mock.patch("intelmq.lib.utils.log", h.get_mocked_logger(h.logger)):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             h.bot.start(error_on_pipeline=False, source_pipeline=h.pipe, destination_pipeline=h.pipe)
-            seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
+            wall = time.perf_counter() - started
             h.bot.stop(exitcode=0)
     events = [json.loads(e) for e in h.get_output_queue()]
-    return events, seconds, h.log_stream.getvalue()
+    return events, wall, cpu, h.log_stream.getvalue()
+
+
+def intelmq_round(harness_cls, utils, parameters: dict, texts: dict[str, str], n: int) -> dict:
+    """One IntelMQ round: every report with its rows repeated n times; rows, CPU and wall seconds in the bot."""
+    rows, wall, cpu = 0, 0.0, 0.0
+    for name, text in texts.items():
+        events, w, c, _ = intelmq_run(harness_cls, utils, parameters, name, replicate(text, n))
+        rows, wall, cpu = rows + len(events), wall + w, cpu + c
+    return {"rows": rows, "cpu": cpu, "wall": wall}
+
+
+def rates(rounds: list[dict]) -> dict:
+    """Median and best rows/s of a side's rounds, on CPU time and on wall clock."""
+    out = {"rows": rounds[0]["rows"], "rounds": len(rounds)}
+    for clock in ("cpu", "wall"):
+        per_round = sorted(r["rows"] / r[clock] for r in rounds)
+        out[f"{clock}_rows_per_s"] = round(statistics.median(per_round))
+        out[f"{clock}_rows_per_s_best"] = round(per_round[-1])
+        out[f"{clock}_seconds"] = [round(r[clock], 4) for r in rounds]
+    return out
 
 
 def raw_row(event: dict) -> tuple[str, ...]:
@@ -263,21 +312,28 @@ def main() -> int:
     theirs: dict[str, list[dict]] = {}
     intelmq_errors = 0
     for name, text in texts.items():
-        events, _, log = intelmq_run(harness, utils, parameters, name, text)
+        events, _, _, log = intelmq_run(harness, utils, parameters, name, text)
         theirs[name] = events
         intelmq_errors += log.count(" - ERROR - ")
     compared, diffs, excepted = diff_rows(ours, theirs)
 
-    # Speed, on the same mix of reports replicated in memory.
+    # Speed, on the same mix of reports replicated in memory; the two sides'
+    # rounds alternate (I M, M I, I M, ...) so that load changes hit both alike.
     replicate_n = max(1, math.ceil(args.intelmq_rows / max(len(ours), 1)))
-    intelmq_rows, intelmq_seconds = 0, 0.0
-    for name, text in texts.items():
-        events, seconds, _ = intelmq_run(harness, utils, parameters, name, replicate(text, replicate_n))
-        intelmq_rows += len(events)
-        intelmq_seconds += seconds
-    muster = muster_timing(binary, files, replicate_n * args.muster_factor, args.rounds)
-    intelmq_rate = intelmq_rows / intelmq_seconds
-    ratio = muster["rows_per_s"] / intelmq_rate
+    load_before = os.getloadavg()
+    intelmq_rounds: list[dict] = []
+    muster_rounds: list[dict] = []
+    for r in range(args.rounds):
+        sides = [
+            lambda: intelmq_rounds.append(intelmq_round(harness, utils, parameters, texts, replicate_n)),
+            lambda: muster_rounds.append(muster_round(binary, files, replicate_n * args.muster_factor, args.muster_passes)),
+        ]
+        for side in sides if r % 2 == 0 else reversed(sides):
+            side()
+    load_after = os.getloadavg()
+    intelmq_speed, muster_speed = rates(intelmq_rounds), rates(muster_rounds)
+    ratio = muster_speed["cpu_rows_per_s"] / intelmq_speed["cpu_rows_per_s"]
+    wall_ratio = muster_speed["wall_rows_per_s"] / intelmq_speed["wall_rows_per_s"]
 
     by_field: dict[str, int] = defaultdict(int)
     for d in diffs:
@@ -296,14 +352,14 @@ def main() -> int:
         "excepted": {f: sum(1 for d in excepted if d["field"] == f) for f in EXCEPTIONS},
         "intelmq_log_errors": intelmq_errors,
         "replicate": {"intelmq": replicate_n, "muster": replicate_n * args.muster_factor},
-        "intelmq": {"rows": intelmq_rows, "seconds": round(intelmq_seconds, 3), "rows_per_s": round(intelmq_rate)},
-        "muster": {
-            "rows": muster["rows"],
-            "rejected": muster["rejected"],
-            "seconds": round(muster["seconds"], 4),
-            "rows_per_s": round(muster["rows_per_s"]),
-        },
+        "intelmq": intelmq_speed,
+        "muster": {**muster_speed, "rejected": muster_rounds[0]["rejected"]},
+        # Primary: medians of CPU-time rows/s; beside it the same on wall clock and best rounds.
         "speed_ratio": round(ratio, 1),
+        "speed_ratio_wall": round(wall_ratio, 1),
+        "speed_ratio_best_cpu": round(muster_speed["cpu_rows_per_s_best"] / intelmq_speed["cpu_rows_per_s_best"], 1),
+        "speed_ratio_best_wall": round(muster_speed["wall_rows_per_s_best"] / intelmq_speed["wall_rows_per_s_best"], 1),
+        "loadavg_1m_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "sample_rows_in_files": sample_rows,
     }
     print(json.dumps(summary, indent=2))

@@ -6,8 +6,15 @@
 //!
 //! `shadowserver_bench time REPLICATE ROUNDS FILE…` reads each report, repeats
 //! its data rows REPLICATE times in memory, and parses everything into alerts
-//! (CSV reading, mapping and normalisation, as `muster ingest` does) ROUNDS
-//! times on one thread. Prints one JSON line with the best round's rows/s.
+//! (CSV reading, mapping and normalisation, as `muster ingest` does) on one
+//! thread: one untimed warm-up round, then ROUNDS timed rounds. What a round
+//! times: for every report, `parse_report` (CSV → one `Alert` or rejection per
+//! row, fingerprints included) and dropping its alerts before the next report.
+//! Reading the files and replicating the rows happen before. Each round is
+//! timed twice: wall clock (`Instant`) and this process's CPU time
+//! (`CLOCK_PROCESS_CPUTIME_ID`, user + system, as Python's
+//! `time.process_time()`), so a busy machine shows as wall > CPU. Prints one
+//! JSON line with every round's seconds and rows/s on both clocks.
 
 use std::time::Instant;
 
@@ -75,6 +82,14 @@ fn replicate(data: &[u8], n: usize) -> Vec<u8> {
     out
 }
 
+/// This process's CPU time (user + system, all threads), in seconds.
+fn cpu_seconds() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    #[allow(clippy::cast_precision_loss)]
+    let s = t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9;
+    s
+}
+
 fn timing(args: &[String], options: &ParseOptions) -> Result<(), String> {
     let number = |i: usize, what: &str| {
         args.get(i).and_then(|a| a.parse::<usize>().ok()).filter(|n| *n > 0).ok_or(format!("{what} must be a count"))
@@ -85,21 +100,38 @@ fn timing(args: &[String], options: &ParseOptions) -> Result<(), String> {
         .iter()
         .map(|p| Ok((file_name(p).to_owned(), replicate(&read(p)?, replicate_n))))
         .collect::<Result<_, String>>()?;
-    let mut best = f64::INFINITY;
-    let (mut rows, mut rejected) = (0usize, 0usize);
-    for _ in 0..rounds {
-        let started = Instant::now();
-        (rows, rejected) = (0, 0);
+    let round = || -> Result<(usize, usize), String> {
+        let (mut rows, mut rejected) = (0usize, 0usize);
         for (name, data) in &reports {
             let parsed = parse_report(name, data, options).map_err(|e| format!("{name}: {e}"))?;
             rows += parsed.len();
             rejected += parsed.iter().filter(|(_, r)| r.is_err()).count();
             drop(std::hint::black_box(parsed));
         }
-        best = best.min(started.elapsed().as_secs_f64());
+        Ok((rows, rejected))
+    };
+    let (rows, rejected) = round()?; // warm-up: page faults of the first allocations, caches
+    let (mut wall, mut cpu) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for _ in 0..rounds {
+        let (started, cpu_started) = (Instant::now(), cpu_seconds());
+        let counted = round()?;
+        cpu.push(cpu_seconds() - cpu_started);
+        wall.push(started.elapsed().as_secs_f64());
+        if counted != (rows, rejected) {
+            return Err("rounds differ in their row counts".to_owned());
+        }
     }
     #[allow(clippy::cast_precision_loss)]
-    let rate = rows as f64 / best;
-    println!("{}", json!({"rows": rows, "rejected": rejected, "seconds": best, "rows_per_s": rate, "rounds": rounds}));
+    let rate = |s: &f64| rows as f64 / s;
+    let out = json!({
+        "rows": rows,
+        "rejected": rejected,
+        "rounds": rounds,
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "wall_rows_per_s": wall.iter().map(rate).collect::<Vec<_>>(),
+        "cpu_rows_per_s": cpu.iter().map(rate).collect::<Vec<_>>(),
+    });
+    println!("{out}");
     Ok(())
 }

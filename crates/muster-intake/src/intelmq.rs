@@ -72,13 +72,23 @@ fn rsit_for_intelmq_type(t: &str) -> &str {
 
 /// A flat event being imported: looked up by field name, then its
 /// remaining fields moved into the alert's extras. A JSON [`Event`] is one;
-/// the Shadowserver parser builds a [`SortedFields`] instead of a map.
+/// the Shadowserver parser builds its rows' fields in per-report slots instead
+/// of a map.
 pub trait Fields {
     fn get(&self, key: &str) -> Option<&Value>;
+    /// A field the import reads. By name unless the event can do better (the
+    /// Shadowserver parser knows each one's slot per report).
+    fn known(&self, k: Known) -> Option<&Value> {
+        self.get(k.name())
+    }
+    /// Takes a field the import reads and consumes, so that its value moves
+    /// into the alert instead of being copied.
+    fn take_known(&mut self, k: Known) -> Option<Value>;
     /// Every field, in key order.
     fn entries(&self) -> impl Iterator<Item = (&str, &Value)>;
-    /// The fields `keep` accepts, as extras.
-    fn into_extras(self, keep: impl FnMut(&str, &Value) -> bool) -> BTreeMap<Cow<'static, str>, Value>;
+    /// The fields the import does not consume ([`consumed`]) and that are not
+    /// null, as extras.
+    fn into_extras(self) -> BTreeMap<Cow<'static, str>, Value>;
 }
 
 impl Fields for Event {
@@ -86,111 +96,176 @@ impl Fields for Event {
         Map::get(self, key)
     }
 
+    fn take_known(&mut self, k: Known) -> Option<Value> {
+        self.remove(k.name())
+    }
+
     fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    fn into_extras(self, mut keep: impl FnMut(&str, &Value) -> bool) -> BTreeMap<Cow<'static, str>, Value> {
-        self.into_iter().filter(|(k, v)| keep(k, v)).map(|(k, v)| (Cow::Owned(k), v)).collect()
+    fn into_extras(self) -> BTreeMap<Cow<'static, str>, Value> {
+        self.into_iter().filter(|(k, v)| !consumed(k) && !v.is_null()).map(|(k, v)| (Cow::Owned(k), v)).collect()
     }
 }
 
-/// Fields sorted by name, each name once (binary-searched; names of
-/// harmonisation fields borrowed, not allocated). The third element is the
-/// order a field was written in.
-#[derive(Debug, Clone, Default)]
-pub struct SortedFields(Vec<(Cow<'static, str>, Value, usize)>, [u64; 4]);
+/// The fields [`import_fields`] reads, by name. An event that knows where
+/// each one is (the Shadowserver parser, per report) answers
+/// [`Fields::known`] without comparing names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    ClassificationType,
+    ClassificationIdentifier,
+    ClassificationTaxonomy,
+    TimeSource,
+    TimeObservation,
+    FeedName,
+    FeedProvider,
+    EventDescriptionText,
+    ExtraSeverity,
+    ExtraRuleId,
+    ExtraDescription,
+    Comment,
+    Tlp,
+    SourcePort,
+    DestinationPort,
+    ProtocolTransport,
+    ProtocolApplication,
+    ExtraObservables,
+    ExtraAttack,
+    ExtraTags,
+    ExtraCount,
+    ExtraLastSeen,
+    ExtraHost,
+    SourceIp,
+    DestinationIp,
+    SourceNetwork,
+    DestinationNetwork,
+    SourceFqdn,
+    DestinationFqdn,
+    SourceReverseDns,
+    DestinationReverseDns,
+    SourceLocalHostname,
+    SourceUrl,
+    DestinationUrl,
+    SourceAsn,
+    DestinationAsn,
+    SourceAccount,
+    DestinationAccount,
+    MalwareHashMd5,
+    MalwareHashSha1,
+    MalwareHashSha256,
+}
 
-impl SortedFields {
-    /// Sorts `pairs` by name; for a name given twice the later value wins.
+impl Known {
+    /// Every one, in declaration order (`k as usize` indexes this).
+    pub const ALL: &'static [Known] = &[
+        Self::ClassificationType,
+        Self::ClassificationIdentifier,
+        Self::ClassificationTaxonomy,
+        Self::TimeSource,
+        Self::TimeObservation,
+        Self::FeedName,
+        Self::FeedProvider,
+        Self::EventDescriptionText,
+        Self::ExtraSeverity,
+        Self::ExtraRuleId,
+        Self::ExtraDescription,
+        Self::Comment,
+        Self::Tlp,
+        Self::SourcePort,
+        Self::DestinationPort,
+        Self::ProtocolTransport,
+        Self::ProtocolApplication,
+        Self::ExtraObservables,
+        Self::ExtraAttack,
+        Self::ExtraTags,
+        Self::ExtraCount,
+        Self::ExtraLastSeen,
+        Self::ExtraHost,
+        Self::SourceIp,
+        Self::DestinationIp,
+        Self::SourceNetwork,
+        Self::DestinationNetwork,
+        Self::SourceFqdn,
+        Self::DestinationFqdn,
+        Self::SourceReverseDns,
+        Self::DestinationReverseDns,
+        Self::SourceLocalHostname,
+        Self::SourceUrl,
+        Self::DestinationUrl,
+        Self::SourceAsn,
+        Self::DestinationAsn,
+        Self::SourceAccount,
+        Self::DestinationAccount,
+        Self::MalwareHashMd5,
+        Self::MalwareHashSha1,
+        Self::MalwareHashSha256,
+    ];
+
+    /// The harmonisation field name.
     #[must_use]
-    pub fn new(pairs: Vec<(Cow<'static, str>, Value)>) -> Self {
-        Self::from_numbered(pairs.into_iter().enumerate().map(|(i, (k, v))| (k, v, i)).collect())
-    }
-
-    /// Sorts fields numbered in the order they were written, in place; for a
-    /// name given twice the later value wins.
-    #[must_use]
-    pub fn from_numbered(mut numbered: Vec<(Cow<'static, str>, Value, usize)>) -> Self {
-        numbered.sort_unstable_by(|(a, _, i), (b, _, j)| key_cmp(a, b).then(i.cmp(j)));
-        numbered.dedup_by(|later, earlier| {
-            let same = later.0 == earlier.0;
-            if same {
-                std::mem::swap(&mut later.1, &mut earlier.1);
-            }
-            same
-        });
-        let mut filter = [0u64; 4];
-        for (k, _, _) in &numbered {
-            let h = filter_bit(k);
-            filter[h / 64] |= 1 << (h % 64);
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::ClassificationType => "classification.type",
+            Self::ClassificationIdentifier => "classification.identifier",
+            Self::ClassificationTaxonomy => "classification.taxonomy",
+            Self::TimeSource => "time.source",
+            Self::TimeObservation => "time.observation",
+            Self::FeedName => "feed.name",
+            Self::FeedProvider => "feed.provider",
+            Self::EventDescriptionText => "event_description.text",
+            Self::ExtraSeverity => "extra.severity",
+            Self::ExtraRuleId => "extra.rule.id",
+            Self::ExtraDescription => "extra.description",
+            Self::Comment => "comment",
+            Self::Tlp => "tlp",
+            Self::SourcePort => "source.port",
+            Self::DestinationPort => "destination.port",
+            Self::ProtocolTransport => "protocol.transport",
+            Self::ProtocolApplication => "protocol.application",
+            Self::ExtraObservables => "extra.observables",
+            Self::ExtraAttack => "extra.attack",
+            Self::ExtraTags => "extra.tags",
+            Self::ExtraCount => "extra.count",
+            Self::ExtraLastSeen => "extra.last_seen",
+            Self::ExtraHost => "extra.host",
+            Self::SourceIp => "source.ip",
+            Self::DestinationIp => "destination.ip",
+            Self::SourceNetwork => "source.network",
+            Self::DestinationNetwork => "destination.network",
+            Self::SourceFqdn => "source.fqdn",
+            Self::DestinationFqdn => "destination.fqdn",
+            Self::SourceReverseDns => "source.reverse_dns",
+            Self::DestinationReverseDns => "destination.reverse_dns",
+            Self::SourceLocalHostname => "source.local_hostname",
+            Self::SourceUrl => "source.url",
+            Self::DestinationUrl => "destination.url",
+            Self::SourceAsn => "source.asn",
+            Self::DestinationAsn => "destination.asn",
+            Self::SourceAccount => "source.account",
+            Self::DestinationAccount => "destination.account",
+            Self::MalwareHashMd5 => "malware.hash.md5",
+            Self::MalwareHashSha1 => "malware.hash.sha1",
+            Self::MalwareHashSha256 => "malware.hash.sha256",
         }
-        Self(numbered, filter)
-    }
-
-    /// As a JSON event.
-    #[must_use]
-    pub fn into_event(self) -> Event {
-        self.0.into_iter().map(|(k, v, _)| (k.into_owned(), v)).collect()
     }
 }
 
-impl Fields for SortedFields {
-    fn get(&self, key: &str) -> Option<&Value> {
-        // Most names looked up are absent: a one-probe filter answers those.
-        let h = filter_bit(key);
-        if self.1[h / 64] & (1 << (h % 64)) == 0 {
-            return None;
-        }
-        self.0.binary_search_by(|(k, _, _)| key_cmp(k, key)).ok().map(|i| &self.0[i].1)
-    }
-
-    fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.0.iter().map(|(k, v, _)| (k.as_ref(), v))
-    }
-
-    fn into_extras(self, mut keep: impl FnMut(&str, &Value) -> bool) -> BTreeMap<Cow<'static, str>, Value> {
-        self.0.into_iter().filter(|(k, v, _)| keep(k, v)).map(|(k, v, _)| (k, v)).collect()
-    }
-}
-
-/// A field name's bit in [`SortedFields`]' 256-bit filter: from its
-/// length, middle and last bytes (names share their prefixes).
-#[inline]
-fn filter_bit(key: &str) -> usize {
-    let b = key.as_bytes();
-    let (mid, last) = (b.get(b.len() / 2).copied().unwrap_or(0), b.last().copied().unwrap_or(0));
-    (b.len().wrapping_mul(31) ^ usize::from(mid).wrapping_mul(7) ^ usize::from(last).wrapping_mul(131)) % 256
-}
-
-/// The order of `str`, compared inline eight bytes at a time (big-endian
-/// words order like their bytes): field names are short and share
-/// `extra.`/`source.` prefixes, where a `memcmp` call per comparison
-/// dominated the lookups.
-#[inline]
-fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    while let (Some(x), Some(y)) = (ca.next(), cb.next()) {
-        let x = u64::from_be_bytes(x.try_into().unwrap_or([0; 8]));
-        let y = u64::from_be_bytes(y.try_into().unwrap_or([0; 8]));
-        if x != y {
-            return x.cmp(&y);
-        }
-    }
-    let done = a.len().min(b.len()) / 8 * 8;
-    for (x, y) in a[done..].iter().zip(&b[done..]) {
-        if x != y {
-            return x.cmp(y);
-        }
-    }
-    a.len().cmp(&b.len())
+/// Whether importing consumes the field `key` (so it does not land in the
+/// alert's extras).
+#[must_use]
+pub fn consumed(key: &str) -> bool {
+    // Per field of every event: a set, not two linear scans of string compares.
+    static CONSUMED: LazyLock<HashSet<&'static str, BuildHasherDefault<Fnv>>> = LazyLock::new(|| {
+        KNOWN_FIELDS.iter().copied().chain(OBSERVABLE_FIELDS.iter().map(|(f, _, _)| f.name())).collect()
+    });
+    CONSUMED.contains(key)
 }
 
 /// As [`text`], borrowing the string when it is one.
-fn text_ref<'a>(e: &'a impl Fields, key: &str) -> Option<Cow<'a, str>> {
-    match e.get(key)? {
+fn text_ref(e: &impl Fields, key: Known) -> Option<Cow<'_, str>> {
+    match e.known(key)? {
         Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(Cow::Borrowed(s)),
         v @ (Value::Number(_) | Value::Bool(_)) => Some(Cow::Owned(v.to_string())),
@@ -198,8 +273,18 @@ fn text_ref<'a>(e: &'a impl Fields, key: &str) -> Option<Cow<'a, str>> {
     }
 }
 
-fn text(e: &impl Fields, key: &str) -> Option<String> {
-    match e.get(key)? {
+/// As [`text`], moving the value out of the event (for consumed fields only).
+fn take_text(e: &mut impl Fields, key: Known) -> Option<String> {
+    match e.take_known(key)? {
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s),
+        v @ (Value::Number(_) | Value::Bool(_)) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+fn text(e: &impl Fields, key: Known) -> Option<String> {
+    match e.known(key)? {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(s.clone()),
@@ -230,59 +315,65 @@ pub fn import_owned(event: Event, format: Format, options: &ParseOptions) -> Res
 ///
 /// # Errors
 /// As [`import`].
-pub fn import_fields(event: impl Fields, format: Format, options: &ParseOptions) -> Result<Alert, Reject> {
-    let e = &event;
-    for (k, v) in e.entries() {
+pub fn import_fields(mut event: impl Fields, format: Format, options: &ParseOptions) -> Result<Alert, Reject> {
+    for (k, v) in event.entries() {
         if matches!(v, Value::Object(_) | Value::Array(_)) && !k.starts_with("extra") {
             return Err(Reject::wrong_type(k.to_owned(), "a scalar"));
         }
     }
-    let ctype = text_ref(e, "classification.type").unwrap_or(Cow::Borrowed("undetermined"));
+    // Consumed text fields the alert keeps: moved out, not copied.
+    let described = take_text(&mut event, Known::EventDescriptionText);
+    let identifier = take_text(&mut event, Known::ClassificationIdentifier);
+    let taxonomy = take_text(&mut event, Known::ClassificationTaxonomy);
+    let transport = take_text(&mut event, Known::ProtocolTransport);
+    let application = take_text(&mut event, Known::ProtocolApplication);
+    let e = &event;
+    let ctype = text_ref(e, Known::ClassificationType).unwrap_or(Cow::Borrowed("undetermined"));
     let rsit = muster_core::taxonomy::RsitType::parse(rsit_for_intelmq_type(&ctype))
         .map_err(|_| Reject::invalid("classification.type", format!("{ctype:?} is not an RSIT type")))?;
-    let time = match text_ref(e, "time.source").or_else(|| text_ref(e, "time.observation")) {
+    let time = match text_ref(e, Known::TimeSource).or_else(|| text_ref(e, Known::TimeObservation)) {
         Some(t) => {
             timefmt::parse_iso(&t).ok_or_else(|| Reject::invalid("time.source", format!("{t:?} is not ISO 8601")))?
         }
         None => options.received_at,
     };
-    let feed = text(e, "feed.name");
-    let identifier = text(e, "classification.identifier");
-    let title = text(e, "event_description.text").unwrap_or_else(|| {
-        let what = identifier.clone().unwrap_or_else(|| ctype.clone().into_owned());
-        feed.as_ref().map_or_else(|| what.clone(), |f| format!("{f}: {what}"))
+    let feed = text_ref(e, Known::FeedName);
+    let title = described.unwrap_or_else(|| {
+        let what = identifier.as_deref().unwrap_or(&ctype);
+        feed.as_ref().map_or_else(|| what.to_owned(), |f| format!("{f}: {what}"))
     });
     let source = match format {
         Format::Shadowserver => "shadowserver".to_owned(),
-        _ => text(e, "feed.provider").or_else(|| feed.clone()).unwrap_or_else(|| "intelmq".into()),
+        _ => text(e, Known::FeedProvider)
+            .or_else(|| feed.as_deref().map(str::to_owned))
+            .unwrap_or_else(|| "intelmq".into()),
     };
     let mut alert = Alert::new(format, source, title, time, rsit);
-    alert.severity = text_ref(e, "extra.severity")
+    alert.severity = text_ref(e, Known::ExtraSeverity)
         .and_then(|s| Severity::parse(&s))
         .unwrap_or_else(|| default_severity(rsit.class()));
     alert.rule = identifier.map(|id| Rule {
-        id: text(e, "extra.rule.id").or_else(|| Some(id.clone())),
+        id: text(e, Known::ExtraRuleId).or_else(|| Some(id.clone())),
         name: Some(id),
-        category: text(e, "classification.taxonomy"),
+        category: taxonomy,
     });
-    alert.description = text(e, "extra.description").or_else(|| text(e, "comment"));
-    if let Some(t) = text_ref(e, "tlp") {
+    alert.description = text(e, Known::ExtraDescription).or_else(|| text(e, Known::Comment));
+    if let Some(t) = text_ref(e, Known::Tlp) {
         alert.tlp = muster_core::Tlp::parse(&t).map_err(|err| Reject::invalid("tlp", err.to_string()))?;
     }
-    alert.network.source_port = port(e, "source.port")?;
-    alert.network.destination_port = port(e, "destination.port")?;
-    alert.network.transport = text(e, "protocol.transport");
-    alert.network.application = text(e, "protocol.application");
+    alert.network.source_port = port(e, Known::SourcePort)?;
+    alert.network.destination_port = port(e, Known::DestinationPort)?;
+    alert.network.application = application;
     for (field, kind, role) in OBSERVABLE_FIELDS {
-        if let Some(v) = text_ref(e, field) {
+        if let Some(v) = text_ref(e, *field) {
             if matches!(kind, ObservableKind::Ipv4) {
-                alert.observe_ip(&v, *role, field);
+                alert.observe_ip(&v, *role, field.name());
             } else {
-                alert.observe(*kind, &v, *role, field);
+                alert.observe(*kind, &v, *role, field.name());
             }
         }
     }
-    if let Some(Value::Array(list)) = e.get("extra.observables") {
+    if let Some(Value::Array(list)) = e.known(Known::ExtraObservables) {
         for item in list {
             match serde_json::from_value::<Observable>(item.clone()) {
                 Ok(o) => alert.observables.push(o),
@@ -290,34 +381,70 @@ pub fn import_fields(event: impl Fields, format: Format, options: &ParseOptions)
             }
         }
     }
-    if let Some(Value::Array(list)) = e.get("extra.attack") {
+    if let Some(Value::Array(list)) = e.known(Known::ExtraAttack) {
         for t in list.iter().filter_map(Value::as_str) {
             alert.add_technique(t, "extra.attack");
         }
     }
-    if let Some(Value::Array(list)) = e.get("extra.tags") {
+    if let Some(Value::Array(list)) = e.known(Known::ExtraTags) {
         alert.tags = list.iter().filter_map(Value::as_str).map(str::to_owned).collect();
     }
-    if let Some(n) = e.get("extra.count").and_then(Value::as_u64) {
+    if let Some(n) = e.known(Known::ExtraCount).and_then(Value::as_u64) {
         alert.count = n.max(1);
     }
-    if let Some(t) = text_ref(e, "extra.last_seen").and_then(|t| timefmt::parse_iso(&t)) {
+    if let Some(t) = text_ref(e, Known::ExtraLastSeen).and_then(|t| timefmt::parse_iso(&t)) {
         alert.last_seen = t.max(alert.first_seen);
     }
-    alert.host = text(e, "extra.host");
-    let identity: Vec<(&str, String)> = IDENTITY_FIELDS.iter().filter_map(|f| text(e, f).map(|v| (*f, v))).collect();
-    let identity: Vec<(&str, &str)> = identity.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    // Per field of every event: a set, not two linear scans of string compares.
-    static CONSUMED: LazyLock<HashSet<&'static str, BuildHasherDefault<Fnv>>> =
-        LazyLock::new(|| KNOWN_FIELDS.iter().copied().chain(OBSERVABLE_FIELDS.iter().map(|(f, _, _)| *f)).collect());
-    let kept = event.into_extras(|k, v| !CONSUMED.contains(k) && !v.is_null());
+    alert.host = text(e, Known::ExtraHost);
+    // At most four pairs: on the stack, values borrowed where they are
+    // strings. `protocol.transport` was taken out of the event: read it from
+    // there (the same text, as `text` and `text_ref` agree).
+    let mut identity: [(&str, Cow<'_, str>); 4] = Default::default();
+    let mut digits = [[0u8; 20]; 4];
+    let mut n = 0;
+    for (f, buf) in IDENTITY_FIELDS.iter().zip(&mut digits) {
+        let v = match (f, e.known(*f)) {
+            (Known::ProtocolTransport, _) => transport.as_deref().map(Cow::Borrowed),
+            // Ports: written out on the stack (as `to_string` writes them).
+            (_, Some(Value::Number(num))) if num.is_u64() => num.as_u64().map(|u| Cow::Borrowed(decimal(u, buf))),
+            _ => text_ref(e, *f),
+        };
+        if let Some(v) = v {
+            identity[n] = (f.name(), v);
+            n += 1;
+        }
+    }
+    let mut pairs: [(&str, &str); 4] = [("", ""); 4];
+    for (p, (k, v)) in pairs.iter_mut().zip(&identity[..n]) {
+        *p = (k, v);
+    }
+    options.apply_markings(&mut alert);
+    // Sealed before the extras move in (the fingerprint does not read them),
+    // so that the identity can borrow from the event until then.
+    let mut alert = alert.seal(&pairs[..n]);
+    drop(identity);
+    alert.network.transport = transport;
+    let kept = event.into_extras();
     if alert.extra.is_empty() {
         alert.extra = kept;
     } else {
         alert.extra.extend(kept);
     }
-    options.apply_markings(&mut alert);
-    Ok(alert.seal(&identity))
+    Ok(alert)
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("")
 }
 
 /// FNV-1a: the consumed-field set is looked up once per field of every
@@ -340,7 +467,8 @@ impl Hasher for Fnv {
 }
 
 /// Fields besides observables that tell two events apart.
-const IDENTITY_FIELDS: &[&str] = &["feed.name", "source.port", "destination.port", "protocol.transport"];
+const IDENTITY_FIELDS: &[Known] =
+    &[Known::FeedName, Known::SourcePort, Known::DestinationPort, Known::ProtocolTransport];
 
 const KNOWN_FIELDS: &[&str] = &[
     "classification.type",
@@ -367,25 +495,25 @@ const KNOWN_FIELDS: &[&str] = &[
     "__type",
 ];
 
-const OBSERVABLE_FIELDS: &[(&str, ObservableKind, Option<Role>)] = &[
-    ("source.ip", ObservableKind::Ipv4, Some(Role::Source)),
-    ("destination.ip", ObservableKind::Ipv4, Some(Role::Destination)),
-    ("source.network", ObservableKind::Cidr, Some(Role::Source)),
-    ("destination.network", ObservableKind::Cidr, Some(Role::Destination)),
-    ("source.fqdn", ObservableKind::Domain, Some(Role::Source)),
-    ("destination.fqdn", ObservableKind::Domain, Some(Role::Destination)),
-    ("source.reverse_dns", ObservableKind::Hostname, Some(Role::Source)),
-    ("destination.reverse_dns", ObservableKind::Hostname, Some(Role::Destination)),
-    ("source.local_hostname", ObservableKind::Hostname, Some(Role::Source)),
-    ("source.url", ObservableKind::Url, Some(Role::Source)),
-    ("destination.url", ObservableKind::Url, Some(Role::Destination)),
-    ("source.asn", ObservableKind::Asn, Some(Role::Source)),
-    ("destination.asn", ObservableKind::Asn, Some(Role::Destination)),
-    ("source.account", ObservableKind::UserAccount, Some(Role::Source)),
-    ("destination.account", ObservableKind::UserAccount, Some(Role::Destination)),
-    ("malware.hash.md5", ObservableKind::Md5, None),
-    ("malware.hash.sha1", ObservableKind::Sha1, None),
-    ("malware.hash.sha256", ObservableKind::Sha256, None),
+const OBSERVABLE_FIELDS: &[(Known, ObservableKind, Option<Role>)] = &[
+    (Known::SourceIp, ObservableKind::Ipv4, Some(Role::Source)),
+    (Known::DestinationIp, ObservableKind::Ipv4, Some(Role::Destination)),
+    (Known::SourceNetwork, ObservableKind::Cidr, Some(Role::Source)),
+    (Known::DestinationNetwork, ObservableKind::Cidr, Some(Role::Destination)),
+    (Known::SourceFqdn, ObservableKind::Domain, Some(Role::Source)),
+    (Known::DestinationFqdn, ObservableKind::Domain, Some(Role::Destination)),
+    (Known::SourceReverseDns, ObservableKind::Hostname, Some(Role::Source)),
+    (Known::DestinationReverseDns, ObservableKind::Hostname, Some(Role::Destination)),
+    (Known::SourceLocalHostname, ObservableKind::Hostname, Some(Role::Source)),
+    (Known::SourceUrl, ObservableKind::Url, Some(Role::Source)),
+    (Known::DestinationUrl, ObservableKind::Url, Some(Role::Destination)),
+    (Known::SourceAsn, ObservableKind::Asn, Some(Role::Source)),
+    (Known::DestinationAsn, ObservableKind::Asn, Some(Role::Destination)),
+    (Known::SourceAccount, ObservableKind::UserAccount, Some(Role::Source)),
+    (Known::DestinationAccount, ObservableKind::UserAccount, Some(Role::Destination)),
+    (Known::MalwareHashMd5, ObservableKind::Md5, None),
+    (Known::MalwareHashSha1, ObservableKind::Sha1, None),
+    (Known::MalwareHashSha256, ObservableKind::Sha256, None),
 ];
 
 fn default_severity(class: muster_core::taxonomy::RsitClass) -> Severity {
@@ -398,8 +526,9 @@ fn default_severity(class: muster_core::taxonomy::RsitClass) -> Severity {
     }
 }
 
-fn port(e: &impl Fields, key: &str) -> Result<Option<u16>, Reject> {
-    match e.get(key) {
+fn port(e: &impl Fields, key: Known) -> Result<Option<u16>, Reject> {
+    let (e, key) = (e.known(key), key.name());
+    match e {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
             .as_u64()
@@ -466,6 +595,7 @@ pub fn export(alert: &Alert) -> Event {
             kind_ok && (*role == o.role() || role.is_none())
         });
         if let Some((f, _, _)) = field {
+            let f = f.name();
             let v = if o.kind() == ObservableKind::Asn {
                 o.value().parse::<u64>().map_or_else(|_| o.value().into(), Value::from)
             } else {
@@ -512,26 +642,20 @@ mod tests {
     }
 
     #[test]
-    fn key_order_is_the_order_of_str() {
-        let keys = ["", "a", "ab", "extra.", "extra.a", "extra.ab", "extra.abcdefgh", "extra.abcdefgi", "source.ip"];
-        for a in keys {
-            for b in keys {
-                assert_eq!(key_cmp(a, b), a.cmp(b), "{a:?} {b:?}");
-            }
+    fn known_fields_are_listed_in_declaration_order_once() {
+        // The Shadowserver parser indexes its per-report slots by `k as usize`.
+        for (i, k) in Known::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i, "{k:?}");
         }
+        let names: HashSet<&str> = Known::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), Known::ALL.len());
     }
 
     #[test]
-    fn sorted_fields_keep_the_later_of_a_repeated_name() {
-        let f = SortedFields::new(vec![
-            ("extra.b".into(), Value::from(1)),
-            ("extra.a".into(), Value::from(2)),
-            ("extra.b".into(), Value::from(3)),
-        ]);
-        assert_eq!(f.get("extra.b"), Some(&Value::from(3)));
-        assert_eq!(f.get("extra.a"), Some(&Value::from(2)));
-        assert_eq!(f.get("extra.c"), None);
-        assert_eq!(f.into_event().len(), 2);
+    fn decimal_writes_as_to_string() {
+        for n in [0, 7, 10, 22, 443, 65_535, 1_000_000, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
+        }
     }
 
     #[test]

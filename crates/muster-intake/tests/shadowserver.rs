@@ -156,3 +156,42 @@ fn bad_rows_are_rejected_with_their_line() {
     assert_eq!(summary[2], (4, Some("source.port".into())));
     assert_eq!(summary[3], (5, Some("timestamp".into())));
 }
+
+/// `parse_report`'s alerts, compared with `parse_row` on each row alone.
+fn assert_report_equals_its_rows(file: &str, data: &[u8]) {
+    let o = options();
+    let whole = shadowserver::parse_report(file, data, &o).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data);
+    let mut recs = reader.records();
+    let header = recs.next().and_then(Result::ok).unwrap_or_default();
+    let header: Vec<&str> = header.iter().collect();
+    let report = Report::new(file, &header).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let alone: Vec<_> = recs
+        .filter_map(Result::ok)
+        .map(|rec| report.parse_row(&rec.iter().collect::<Vec<_>>(), &o).map_err(|e| e.to_string()))
+        .collect();
+    let whole: Vec<_> = whole.into_iter().map(|(_, r)| r.map_err(|e| e.to_string())).collect();
+    assert_eq!(whole.len(), alone.len(), "{file}");
+    for (i, (w, a)) in whole.iter().zip(&alone).enumerate() {
+        assert_eq!(w.as_ref().map_err(|_| ()), a.as_ref().map_err(|_| ()), "{file}: row {i}");
+    }
+}
+
+#[test]
+fn no_row_of_a_report_sees_another_rows_values() {
+    // parse_report keeps one set of field slots from row to row (a field the
+    // import only reads keeps its string); each alert must equal the alert
+    // of its row parsed alone, extras included.
+    for file in sample_files() {
+        assert_report_equals_its_rows(&file, &common::read(&format!("shadowserver/{file}")));
+    }
+    let data = b"timestamp,ip,port,hostname,asn,geo,tag\n\
+        2024-01-01 00:00:00,192.0.2.1,6379,Host.Example.com,64500,AT,redis\n\
+        2024-01-01 00:00:01,192.0.2.2,6379,,,,\n\
+        2024-01-01 00:00:02,2001:db8::1,6379,host.example.net,0,at,\n";
+    assert_report_equals_its_rows("scan_redis.csv", data);
+    let rows = shadowserver::parse_report("scan_redis.csv", data, &options()).unwrap_or_default();
+    let second = rows.get(1).and_then(|(_, r)| r.as_ref().ok()).unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!(second.observables.len(), 1, "{second:?}");
+    assert!(!second.extra.contains_key("source.geolocation.cc"), "{second:?}");
+}

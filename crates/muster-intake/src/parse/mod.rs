@@ -14,6 +14,7 @@ pub(crate) mod json;
 mod kv;
 mod shadowserver_reports;
 mod shadowserver_table;
+mod shadowserver_values;
 
 use std::collections::BTreeSet;
 
