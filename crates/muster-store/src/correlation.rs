@@ -125,6 +125,7 @@ pub(crate) async fn write(
     if links.is_empty() {
         return Ok(());
     }
+    let t0 = std::time::Instant::now();
     for inc in opened {
         let occurred = links.iter().filter(|l| l.incident == inc.id).map(|l| alerts[l.alert].first_seen).min();
         sqlx::query(
@@ -156,6 +157,7 @@ pub(crate) async fn write(
         }
         q.execute(&mut **tx).await?;
     }
+    let t_links = t0.elapsed();
     // Each incident gains the observables of its new alerts, once per (kind, value).
     let mut gained: BTreeMap<(&str, &str, &str), &str> = BTreeMap::new();
     for l in &links {
@@ -187,6 +189,7 @@ pub(crate) async fn write(
         }
         q.execute(&mut **tx).await?;
     }
+    let t_obs = t0.elapsed();
     // The timeline: the opening, then per incident and reason the alerts linked.
     let mut entries: Vec<(String, &'static str, String)> = opened
         .iter()
@@ -218,6 +221,7 @@ pub(crate) async fn write(
         }
         q.execute(&mut **tx).await?;
     }
+    let t_timeline = t0.elapsed();
     let fresh: BTreeSet<&str> = opened.iter().map(|i| i.id.as_str()).collect();
     let touched: BTreeSet<&str> = links.iter().map(|l| l.incident.as_str()).filter(|i| !fresh.contains(i)).collect();
     for incident in touched {
@@ -227,5 +231,13 @@ pub(crate) async fn write(
             .execute(&mut **tx)
             .await?;
     }
+    tracing::debug!(
+        links = links.len(),
+        links_us = t_links.as_micros(),
+        observables_us = (t_obs - t_links).as_micros(),
+        timeline_us = (t_timeline - t_obs).as_micros(),
+        touched_us = (t0.elapsed() - t_timeline).as_micros(),
+        "correlation written"
+    );
     Ok(())
 }
