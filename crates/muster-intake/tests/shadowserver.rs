@@ -107,7 +107,8 @@ fn alerts_equal_their_events_imported() {
             let row: Vec<&str> = rec.iter().collect();
             let fast = report.parse_row(&row, &o).unwrap_or_else(|e| panic!("{file}: {e}"));
             let event = report.event(&row, &o).unwrap_or_else(|e| panic!("{file}: {e}"));
-            let mut slow = muster_intake::intelmq::import_owned(event, Format::Shadowserver, &o).unwrap();
+            let mut slow = muster_intake::intelmq::import_owned(event, Format::Shadowserver, &o)
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
             slow.extra.insert("report".into(), report.kind.file.into());
             slow.original = row.join(",").into_bytes();
             assert_eq!(fast, slow, "{file}: {row:?}");

@@ -498,16 +498,15 @@ fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
     v.into_iter().map(|_| "").collect()
 }
 
+/// One data row's line number and its alert or rejection.
+pub type RowResult = (u64, Result<Alert, Reject>);
+
 /// Reads a whole report (`file_name` names its type) into per-row results,
 /// with 1-based line numbers of each row's first line.
 ///
 /// # Errors
 /// Per row; the outer error is for an unknown report or an unreadable header.
-pub fn parse_report(
-    file_name: &str,
-    data: &[u8],
-    options: &ParseOptions,
-) -> Result<Vec<(u64, Result<Alert, Reject>)>, Reject> {
+pub fn parse_report(file_name: &str, data: &[u8], options: &ParseOptions) -> Result<Vec<RowResult>, Reject> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data);
     // One record buffer for the whole report.
     let mut rec = csv::ByteRecord::new();
