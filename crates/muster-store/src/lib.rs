@@ -43,7 +43,7 @@ pub use incident_work::{
 };
 pub use incidents::{IncidentObservable, IncidentRow, NewIncident, TimelineEntry};
 pub use orgs::NewOrganisation;
-pub use packing::{AlertBody, AlertContent, MAX_UNPACKED};
+pub use packing::{AlertBody, AlertContent};
 pub use playbooks::{
     ManualTaskRow, NewManualTask, NewPlaybookVersion, NewProposal, NewRule, NewRun, PlaybookSummary,
     PlaybookVersionRow, ProposalRow, RUN_STATUSES, RuleRow, RunRow, StepRecord,

@@ -21,7 +21,7 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// Largest original or document a stored frame may expand to. Intake refuses
 /// records far smaller; a frame that claims more is corrupt.
-pub const MAX_UNPACKED: usize = 64 << 20;
+const MAX_UNPACKED: usize = 64 << 20;
 
 /// An alert's document and original record, packed for storage (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -304,10 +304,10 @@ impl CorrelationState {
                 });
             }
             Decision::Standalone => {
-                let keys = alert_keys.all.clone();
-                if keys.is_empty() {
+                if alert_keys.all.is_empty() {
                     return;
                 }
+                let keys = alert_keys.all.clone();
                 let seq = self.next_seq;
                 self.next_seq += 1;
                 for k in &keys {
