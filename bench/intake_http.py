@@ -3,13 +3,15 @@
 correlated into incidents and committed, measured as alerts/s on a release `muster serve`.
 
 Usage: cargo build --release -p muster && python3 bench/intake_http.py [--alerts 200000] [--batch 5000] [--clients 2]
-       [--high-every 1000] [--database-url postgres://...]
+       [--high-every 1000] [--database-url postgres://...] [--uniform]
        (BENCH_LOG=server.log keeps the server's log, BENCH_KEEP=dir a copy of its data folder,
        BENCH_BIN=path another build to measure; with RUST_LOG=muster_server::api::alerts=debug it
        times each batch's parse and commit.)
 
 Every alert is distinct (its signature id varies), so each one is a new stored row:
-the worst case for the store. Every alert shares the sample's attacker address,
+the worst case for the store. Time, flow id, destination address and port and byte
+counts vary as in a sensor's stream (seeded: every run sends the same alerts);
+`--uniform` varies the signature id only, which flatters compression. Every alert shares the sample's attacker address,
 domain and CVE; every `--high-every`-th one is of high severity, so the first
 opens an incident and all others are correlated into it (a link with its reason
 per alert) with the default correlation settings.
@@ -19,6 +21,7 @@ import concurrent.futures
 import http.client
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -48,6 +51,8 @@ def main():
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--high-every", type=int, default=1000)
     ap.add_argument("--database-url")
+    ap.add_argument("--uniform", action="store_true",
+                    help="alerts differ only in their signature id (sessions 1-4 measured this way)")
     args = ap.parse_args()
     template = open(SAMPLE).readline().strip()
     assert '"signature_id":' in template
@@ -70,9 +75,26 @@ def main():
             pass
         batches = []
         n = 0
+        rng = random.Random(7)
+
+        def alert(k):
+            line = template.replace('"signature_id":', f'"signature_id":{k + 1000000}', 1)
+            if args.uniform:
+                return line
+            # One attacker against many internal hosts over ~20 minutes: what a
+            # sensor's stream looks like, so compression sees realistic variety.
+            sec, usec = divmod(k * 6000 + rng.randrange(6000), 1_000_000)
+            t = 3600 + 28 * 60 + 11 + sec
+            return (line.replace("01:28:11.488362", f"{t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}.{usec:06d}", 1)
+                    .replace("1805461738637437", str(rng.randrange(10**15, 10**16)), 1)
+                    .replace("10.31.64.240", f"10.31.{rng.randrange(256)}.{rng.randrange(1, 255)}", 1)
+                    .replace('"dest_port":47592', f'"dest_port":{rng.randrange(1024, 65536)}', 1)
+                    .replace('"bytes_toserver":496,"bytes_toclient":876',
+                             f'"bytes_toserver":{rng.randrange(60, 9000)},"bytes_toclient":{rng.randrange(60, 90000)}', 1))
+
         while n < args.alerts:
             size = min(args.batch, args.alerts - n)
-            lines = [template.replace('"signature_id":', f'"signature_id":{n + i + 1000000}', 1) for i in range(size)]
+            lines = [alert(n + i) for i in range(size)]
             if args.high_every:
                 lines = [l.replace('"severity":2', '"severity":1', 1) if (n + i) % args.high_every == 0 else l
                          for i, l in enumerate(lines)]

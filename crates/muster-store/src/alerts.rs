@@ -107,16 +107,8 @@ fn alert_from_row(row: &AnyRow) -> Result<AlertRow> {
     })
 }
 
-/// What [`content_from_row`] reads.
+/// What [`Store::content_of`] reads.
 pub(crate) const CONTENT_COLUMNS: &str = "body, doc, original";
-
-/// A row's document and original record (see [`AlertContent::unpack`]).
-pub(crate) fn content_from_row(id: &str, row: &AnyRow) -> Result<AlertContent> {
-    let body: Option<Vec<u8>> = row.try_get("body")?;
-    let doc: String = row.try_get("doc")?;
-    let original: Option<Vec<u8>> = row.try_get("original")?;
-    AlertContent::unpack(id, body.as_deref(), &doc, original.as_deref())
-}
 
 /// Rows per multi-row INSERT (at most: see [`rows_per_statement`]), and the values each row binds.
 const INSERT_ROWS: usize = 1_000;
@@ -272,6 +264,16 @@ impl Store {
                 return Ok(Ingested::Replayed(result));
             }
         }
+        if self.backend() == Backend::Postgres {
+            // PostgreSQL runs batches concurrently. Two batches of one organisation
+            // would each find no stored sighting of a shared fingerprint (and store it
+            // twice), and no open incident for a shared observable (and each open one).
+            // Its batches therefore take turns, like SQLite's, from here to the commit.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("muster-intake:{org_s}"))
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut counts = IngestCounts::default();
         // Stored sightings of this batch's fingerprints, looked up in a few
         // queries (not one per alert), then kept current as the batch folds in.
@@ -392,6 +394,7 @@ impl Store {
         let t_write = t_begin.elapsed();
         tx.commit().await?;
         self.nudge_checkpoint();
+        self.after_intake(counts.created);
         tracing::debug!(
             alerts = alerts.len(),
             lookup_us = t_lookup.as_micros(),
@@ -432,12 +435,14 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`]; [`StoreError::Corrupt`] when its stored record does not unpack.
     pub async fn get_alert(&self, id: &str) -> Result<(AlertRow, AlertContent)> {
+        let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(&format!("SELECT {ALERT_COLUMNS}, {CONTENT_COLUMNS} FROM alerts WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?;
-        Ok((alert_from_row(&row)?, content_from_row(id, &row)?))
+        let content = self.content_of(&mut conn, id, &row).await?;
+        Ok((alert_from_row(&row)?, content))
     }
 
     /// Stored alerts of an organisation and the sightings they add up to.
@@ -445,10 +450,12 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn alert_totals(&self, org: OrgId) -> Result<(i64, i64)> {
-        let row = sqlx::query("SELECT COUNT(*) AS n, COALESCE(SUM(count), 0) AS s FROM alerts WHERE org_id = $1")
-            .bind(org.uuid().to_string())
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(count), 0) AS BIGINT) AS s FROM alerts WHERE org_id = $1",
+        )
+        .bind(org.uuid().to_string())
+        .fetch_one(&self.pool)
+        .await?;
         Ok((row.try_get("n")?, row.try_get("s")?))
     }
 

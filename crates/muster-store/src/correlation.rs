@@ -1,6 +1,6 @@
 //! Correlation of an intake batch into incidents, written in the batch's own
 //! transaction: the store looks up the open incidents that share the batch's
-//! observables (one query on `incident_observables(org_id, value)`), hands
+//! observables (one query on `incident_observables(value, incident_id)`), hands
 //! them to the caller's decision (`muster-intake` owns the rules), and writes
 //! the incidents it opens, the links with their reasons, the observables the
 //! incidents gain and one timeline entry per incident and reason.

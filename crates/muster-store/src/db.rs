@@ -45,6 +45,8 @@ pub struct Store {
     sqlite_path: Option<PathBuf>,
     /// SQLite only: WAL checkpoints off the writers' path.
     checkpointer: Option<std::sync::Arc<crate::checkpoint::Checkpointer>>,
+    /// The zstd dictionaries alert bodies are packed with.
+    pub(crate) dictionaries: std::sync::Arc<crate::dictionaries::Dictionaries>,
 }
 
 impl Store {
@@ -67,6 +69,7 @@ impl Store {
     pub async fn open(opts: &StoreOptions) -> Result<Self> {
         let store = Self::connect(opts).await?;
         crate::migrate::run(&store).await?;
+        store.load_dictionaries().await?;
         Ok(store)
     }
 
@@ -146,7 +149,14 @@ impl Store {
             Backend::Sqlite => Some(std::sync::Arc::new(crate::checkpoint::Checkpointer::start(&connect).await?)),
             Backend::Postgres => None,
         };
-        Ok(Self { pool, write_gate: std::sync::Arc::default(), backend, sqlite_path, checkpointer })
+        Ok(Self {
+            pool,
+            write_gate: std::sync::Arc::default(),
+            backend,
+            sqlite_path,
+            checkpointer,
+            dictionaries: std::sync::Arc::default(),
+        })
     }
 
     /// The backend in use.

@@ -653,7 +653,7 @@ impl Store {
                     .await?;
             if before == 0 {
                 let target = LinkTarget { incident, org: &org_s, tlp: inc.tlp.as_str(), pap: &inc.pap };
-                link_alert(&mut tx, &target, a, None, actor).await?;
+                link_alert(self, &mut tx, &target, a, None, actor).await?;
                 linked += 1;
             }
         }

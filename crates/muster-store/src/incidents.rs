@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::alerts::{CONTENT_COLUMNS, content_from_row};
+use crate::alerts::CONTENT_COLUMNS;
 use crate::{Result, Store, StoreError, from_ms, now_ms, parse_col, to_ms};
 
 /// An incident to open.
@@ -143,6 +143,7 @@ pub(crate) struct LinkTarget<'a> {
 /// linked it), the alert marked triaged, its observables copied onto the
 /// incident (existing ones kept), and a timeline entry.
 pub(crate) async fn link_alert(
+    store: &crate::Store,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     target: &LinkTarget<'_>,
     alert: &str,
@@ -167,7 +168,10 @@ pub(crate) async fn link_alert(
         .bind(alert)
         .fetch_optional(&mut **tx)
         .await?;
-    let doc = row.map(|r| content_from_row(alert, &r)).transpose()?.map(|c| c.doc);
+    let doc = match row {
+        Some(r) => Some(store.content_of(tx, alert, &r).await?.doc),
+        None => None,
+    };
     let now = now_ms();
     for (kind, value) in doc.as_deref().map(alert_observables).unwrap_or_default() {
         sqlx::query(
@@ -247,7 +251,7 @@ impl Store {
         timeline(&mut tx, &id, actor, "created", &format!("opened: {}", new.title.trim())).await?;
         let target = LinkTarget { incident: &id, org: &org_s, tlp: new.tlp.as_str(), pap: &new.pap };
         for a in &new.alert_ids {
-            link_alert(&mut tx, &target, a, None, actor).await?;
+            link_alert(self, &mut tx, &target, a, None, actor).await?;
         }
         tx.commit().await?;
         Ok(self.get_incident(&id).await?.0)

@@ -16,6 +16,7 @@ mod checkpoint;
 mod circles;
 mod correlation;
 mod db;
+mod dictionaries;
 mod incident_files;
 mod incident_search;
 mod incident_work;
@@ -43,7 +44,7 @@ pub use incident_work::{
 };
 pub use incidents::{IncidentObservable, IncidentRow, NewIncident, TimelineEntry};
 pub use orgs::NewOrganisation;
-pub use packing::{AlertBody, AlertContent};
+pub use packing::{AlertBody, AlertContent, Packer};
 pub use playbooks::{
     ManualTaskRow, NewManualTask, NewPlaybookVersion, NewProposal, NewRule, NewRun, PlaybookSummary,
     PlaybookVersionRow, ProposalRow, RUN_STATUSES, RuleRow, RunRow, StepRecord,

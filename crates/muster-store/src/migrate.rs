@@ -136,6 +136,22 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0013_alert_body.postgres.sql"),
         backfill: None,
     },
+    Migration {
+        version: 14,
+        name: "alert_dictionaries",
+        sql: "",
+        sqlite: include_str!("../migrations/0014_alert_dictionaries.sqlite.sql"),
+        postgres: include_str!("../migrations/0014_alert_dictionaries.postgres.sql"),
+        backfill: None,
+    },
+    Migration {
+        version: 15,
+        name: "incident_observables_one_value_index",
+        sql: include_str!("../migrations/0015_incident_observables_one_value_index.sql"),
+        sqlite: "",
+        postgres: "",
+        backfill: None,
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.

@@ -49,6 +49,7 @@ suite!(
     merging_moves_everything_and_closes_the_source_as_duplicate,
     templates_add_their_tasks,
     a_correlated_batch_opens_and_joins_incidents_in_its_transaction,
+    concurrent_batches_store_a_shared_repeat_once_and_open_one_incident,
 );
 
 fn org(slug: &str) -> NewOrganisation {
@@ -204,7 +205,7 @@ async fn audit_chain_detects_edit_and_deletion(s: &Store) {
 
 async fn migrations_are_idempotent(s: &Store) {
     assert!(s.migrate().await.unwrap().is_empty());
-    assert_eq!(Store::latest_schema_version(), 13);
+    assert_eq!(Store::latest_schema_version(), 15);
 }
 
 fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
@@ -599,6 +600,39 @@ async fn a_correlated_batch_opens_and_joins_incidents_in_its_transaction(s: &Sto
     assert_eq!(s.get_incident("incident--c4").await.unwrap().1.len(), 1);
 }
 
+/// Batches of one organisation arriving together (PostgreSQL runs them
+/// concurrently) fold a fingerprint they share into one alert and open one
+/// incident for an observable they share, not one each.
+async fn concurrent_batches_store_a_shared_repeat_once_and_open_one_incident(s: &Store) {
+    const OPENS: [&str; 6] =
+        ["incident--p0", "incident--p1", "incident--p2", "incident--p3", "incident--p4", "incident--p5"];
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut batches = tokio::task::JoinSet::new();
+    for (n, opens) in OPENS.into_iter().enumerate() {
+        let (s, corr) = (s.clone(), decide_with(Some(opens), seen.clone()));
+        let batch =
+            [observed("shared", 1_000 + n as i64, "192.0.2.7"), observed(&format!("own-{n}"), 1_000, "192.0.2.7")];
+        batches.spawn(async move {
+            s.ingest_alerts_correlated(a.id, None, &batch, 1000, window, Some(corr), |_| String::new()).await.unwrap()
+        });
+    }
+    while let Some(done) = batches.join_next().await {
+        done.unwrap();
+    }
+    assert_eq!(s.alert_totals(a.id).await.unwrap(), (7, 12), "6 own alerts and 1 shared one seen 6 times");
+    let shared = s.find_alert_by_fingerprint(a.id, "shared").await.unwrap().unwrap();
+    assert_eq!(shared.count, 6);
+    let mut opened = Vec::new();
+    for id in OPENS {
+        if let Ok((_, alerts, _)) = s.get_incident(id).await {
+            opened.push((id, alerts.len()));
+        }
+    }
+    assert_eq!(opened.len(), 1, "one incident for the shared address: {opened:?}");
+    assert_eq!(opened[0].1, 7);
+}
+
 /// A SQLite store an older release left at migration 10, with an incident
 /// opened from alerts, keeps every link and its reason when migration 11
 /// rebuilds `incident_alerts` without a rowid, and links made afterwards land
@@ -627,7 +661,7 @@ async fn sqlite_links_survive_the_compact_incident_alerts_table() {
         ids[0], ids[1]
     ))
     .await;
-    assert_eq!(s.migrate().await.unwrap(), vec![11, 12, 13]);
+    assert_eq!(s.migrate().await.unwrap(), vec![11, 12, 13, 14, 15]);
     assert_eq!(s.get_incident(inc).await.unwrap().1, ids[..2].to_vec());
     assert_eq!(s.link_alerts(inc, &ids[2..], "ana").await.unwrap(), 1);
     assert_eq!(s.get_incident(inc).await.unwrap().1, ids);
@@ -661,7 +695,7 @@ async fn sqlite_alerts_stored_before_the_integer_dedup_key_still_dedup() {
     let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     store_as_before_migration_12(&s, a.id, "alert--old-hex", hex, 1_000).await;
     store_as_before_migration_12(&s, a.id, "alert--old-short", "o1", 1_000).await;
-    assert_eq!(s.migrate().await.unwrap(), vec![12, 13]);
+    assert_eq!(s.migrate().await.unwrap(), vec![12, 13, 14, 15]);
     let repeats = [alert(hex, 1_500, Tlp::Amber), alert("o1", 1_600, Tlp::Amber), alert("n1", 1_700, Tlp::Amber)];
     let c = s.ingest_alerts(a.id, None, &repeats, 1000, window, |_| String::new()).await.unwrap();
     assert_eq!(c, muster_store::Ingested::Committed(muster_store::IngestCounts { created: 1, duplicates: 2 }));
@@ -673,4 +707,83 @@ async fn sqlite_alerts_stored_before_the_integer_dedup_key_still_dedup() {
     let later = [alert("n1", 1_800, Tlp::Amber)];
     let again = s.ingest_alerts(a.id, None, &later, 1000, window, |_| String::new()).await.unwrap();
     assert_eq!(again, muster_store::Ingested::Committed(muster_store::IngestCounts { created: 0, duplicates: 1 }));
+}
+
+/// A Suricata-like alert whose record varies where a sensor's stream varies.
+fn sensor_alert(packer: &muster_store::Packer, i: u32) -> (muster_store::NewAlert, muster_store::AlertContent) {
+    let original = format!(
+        r#"{{"timestamp":"2026-11-29T06:{:02}:{:02}.{:06}+0000","flow_id":{},"event_type":"alert","src_ip":"203.0.113.{}","src_port":{},"dest_ip":"10.31.{}.{}","dest_port":443,"proto":"TCP","alert":{{"signature_id":{},"signature":"ET POLICY rule {}","category":"Potentially Bad Traffic","severity":2}}}}"#,
+        i / 60 % 60,
+        i % 60,
+        i.wrapping_mul(7919) % 1_000_000,
+        u64::from(i).wrapping_mul(2_654_435_761),
+        i % 251,
+        1024 + i.wrapping_mul(31) % 60_000,
+        i / 256 % 256,
+        i % 256,
+        2_100_000 + i % 40,
+        i % 40
+    );
+    let doc = format!(r#"{{"rule":{{"name":"ET POLICY rule {}"}}}}"#, i % 40);
+    let mut a =
+        alert(&format!("{:016x}", u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15)), 1_000 + i64::from(i), Tlp::Amber);
+    a.body = packer.pack(&doc, original.as_bytes());
+    (a, muster_store::AlertContent { doc, original: original.into_bytes() })
+}
+
+/// Once a store holds enough alerts it trains a dictionary in the background
+/// and packs new bodies with it, smaller; bodies packed before and after read
+/// back unchanged, through this store, a store opened later, and one that was
+/// already open (another server on the same database) when it was trained.
+async fn alert_bodies_are_packed_with_a_dictionary_once_enough_are_stored(opts: StoreOptions) {
+    let s = Store::open(&opts).await.unwrap();
+    let other = Store::open(&opts).await.unwrap();
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    assert_eq!(s.packer().dictionary_id(), None);
+    let mut before = Vec::new();
+    for chunk in (0..2_500).collect::<Vec<u32>>().chunks(500) {
+        let (rows, contents): (Vec<_>, Vec<_>) = chunk.iter().map(|&i| sensor_alert(&s.packer(), i)).unzip();
+        s.ingest_alerts(a.id, None, &rows, 1000, window, |_| String::new()).await.unwrap();
+        before.extend(rows.iter().map(|r| r.body.len()).zip(contents));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while s.packer().dictionary_id().is_none() {
+        assert!(std::time::Instant::now() < deadline, "no dictionary trained after 2,500 alerts");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Trained again on the same alerts: a dictionary, and the one new bodies are packed with.
+    let again = s.train_alert_dictionary().await.unwrap();
+    assert!(again.is_some());
+    assert_eq!(s.packer().dictionary_id(), again);
+    let (rows, contents): (Vec<_>, Vec<_>) = (10_000..10_200).map(|i| sensor_alert(&s.packer(), i)).unzip();
+    s.ingest_alerts(a.id, None, &rows, 1000, window, |_| String::new()).await.unwrap();
+    let after: usize = rows.iter().map(|r| r.body.len()).sum();
+    let plain: usize = before[..200].iter().map(|(len, _)| len).sum();
+    assert!(after * 10 < plain * 9, "200 bodies with the dictionary {after} bytes, without {plain}");
+    let later = Store::open(&opts).await.unwrap();
+    for (row, content) in rows.iter().zip(&contents).step_by(40) {
+        let found = s.find_alert_by_fingerprint(a.id, &row.fingerprint).await.unwrap().unwrap();
+        for store in [&s, &later, &other] {
+            assert_eq!(&store.get_alert(&found.id).await.unwrap().1, content);
+        }
+    }
+    for (i, (_, content)) in before.iter().enumerate().step_by(600) {
+        let fp = format!("{:016x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let found = s.find_alert_by_fingerprint(a.id, &fp).await.unwrap().unwrap();
+        assert_eq!(&later.get_alert(&found.id).await.unwrap().1, content);
+    }
+}
+
+#[tokio::test]
+async fn sqlite_alert_bodies_are_packed_with_a_dictionary_once_enough_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    alert_bodies_are_packed_with_a_dictionary_once_enough_are_stored(StoreOptions::sqlite(dir.path())).await;
+}
+
+#[tokio::test]
+async fn postgres_alert_bodies_are_packed_with_a_dictionary_once_enough_are_stored() {
+    if let Some(url) = muster_testkit::fresh_pg_database().await {
+        let opts = StoreOptions { database_url: Some(url), data_dir: "unused".into(), max_connections: 4 };
+        alert_bodies_are_packed_with_a_dictionary_once_enough_are_stored(opts).await;
+    }
 }

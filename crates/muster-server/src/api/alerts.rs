@@ -61,7 +61,7 @@ pub struct IntakeResult {
     pub replayed: bool,
 }
 
-pub(crate) fn to_new_alert(a: &Alert) -> NewAlert {
+pub(crate) fn to_new_alert(a: &Alert, packer: &muster_store::Packer) -> NewAlert {
     NewAlert {
         fingerprint: a.fingerprint.to_hex(),
         format: a.format.as_str().to_owned(),
@@ -77,7 +77,7 @@ pub(crate) fn to_new_alert(a: &Alert) -> NewAlert {
         count: i64::try_from(a.count).unwrap_or(i64::MAX),
         // The summary is in the row's own columns; the document keeps the rest,
         // packed with the original (here, while parsing, outside the store's write lock).
-        body: muster_store::AlertBody::pack(&a.body_json(), &a.original),
+        body: packer.pack(&a.body_json(), &a.original),
         observables: a.observables.iter().map(|o| (o.kind().as_str().to_owned(), o.value().to_owned())).collect(),
     }
 }
@@ -233,8 +233,9 @@ pub async fn ingest_batch(
     let window = time::Duration::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX));
     let Batch { body, format, report, key } = batch;
     let started = std::time::Instant::now();
+    let packer = store.packer();
     let (merged, alerts, mut result) =
-        tokio::task::spawn_blocking(move || parse(&body, format, report.as_deref(), window))
+        tokio::task::spawn_blocking(move || parse(&body, format, report.as_deref(), window, &packer))
             .await
             .map_err(|e| AppError::Internal(format!("parser task: {e}")))?;
     let folded_in_batch = result.duplicates;
@@ -374,6 +375,7 @@ fn parse(
     format: Option<Format>,
     report: Option<&str>,
     window: time::Duration,
+    packer: &muster_store::Packer,
 ) -> (Vec<Alert>, Vec<NewAlert>, IntakeResult) {
     let options = ParseOptions::new(time::OffsetDateTime::now_utc());
     let records = read_batch(body, format, report, &options, Limits::default());
@@ -393,7 +395,7 @@ fn parse(
     let before = alerts.len();
     let (merged, _) = merge_batch(window, alerts);
     result.duplicates = (before - merged.len()) as u64;
-    let stored = merged.iter().map(to_new_alert).collect();
+    let stored = merged.iter().map(|a| to_new_alert(a, packer)).collect();
     (merged, stored, result)
 }
 

@@ -132,9 +132,11 @@ pub async fn ingest_events(
 ) -> ApiResult<EventsResult> {
     let window = time::Duration::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX));
     let EventBatch { body, source, key } = batch;
-    let (merged, alerts, result) = tokio::task::spawn_blocking(move || evaluate(&body, &rules, &source, tlp, window))
-        .await
-        .map_err(|e| AppError::Internal(format!("detection task: {e}")))?;
+    let packer = store.packer();
+    let (merged, alerts, result) =
+        tokio::task::spawn_blocking(move || evaluate(&body, &rules, &source, (tlp, window), &packer))
+            .await
+            .map_err(|e| AppError::Internal(format!("detection task: {e}")))?;
     let folded_in_batch = result.duplicates;
     let answer = |c: IngestCounts| {
         let stored = EventsResult {
@@ -169,8 +171,8 @@ fn evaluate(
     body: &[u8],
     rules: &RuleSet,
     source: &EventSource,
-    tlp: Option<muster_core::Tlp>,
-    window: time::Duration,
+    (tlp, window): (Option<muster_core::Tlp>, time::Duration),
+    packer: &muster_store::Packer,
 ) -> (Vec<muster_intake::Alert>, Vec<NewAlert>, EventsResult) {
     let mut options = ParseOptions::new(time::OffsetDateTime::now_utc());
     options.tlp = tlp;
@@ -199,6 +201,6 @@ fn evaluate(
     let before = alerts.len();
     let (merged, _) = merge_batch(window, alerts);
     result.duplicates = (before - merged.len()) as u64;
-    let stored = merged.iter().map(to_new_alert).collect();
+    let stored = merged.iter().map(|a| to_new_alert(a, packer)).collect();
     (merged, stored, result)
 }
