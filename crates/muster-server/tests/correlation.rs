@@ -197,6 +197,40 @@ async fn concurrent_batches_joining_one_incident_all_commit(backend: Backend) {
     assert_eq!(incs[0]["alert_ids"].as_array().unwrap().len(), 401);
 }
 
+/// An internal host's alerts carry only private addresses, which group nothing:
+/// the same rule firing again on the same host joins the incident the first
+/// one opened, in a later batch too; on another host it does not.
+async fn the_same_rule_on_the_same_host_joins_its_incident_in_a_later_batch(backend: Backend) {
+    let Some(s) = TestServer::start_with(backend, |_| {}).await else { return };
+    let org = s.org("soc-host").await;
+    let u = s.user("host-analyst", org.id, Role::Analyst, "analyst password 1").await;
+    let token = s.token(&u, Role::Analyst).await;
+    let c = Client { s, token, http: reqwest::Client::new() };
+    // Each alert to another internal address, so none is a repeat of another.
+    let on = |host: &str, minute: u32, severity: u8| {
+        let dest = format!("10.0.1.{minute}");
+        let mut v: Value = serde_json::from_str(&eve(minute, "10.0.0.7", &dest, 2_001, severity)).unwrap();
+        v["host"] = json!(host);
+        v.to_string()
+    };
+    c.post(&[on("ids-dmz", 0, 1)]).await;
+    let incs = c.incidents().await;
+    assert_eq!(incs.len(), 1, "{incs:?}");
+    let id = incs[0]["id"].as_str().unwrap().to_owned();
+    let r = c.post(&[on("ids-dmz", 20, 3), on("ids-lan", 21, 3)]).await;
+    assert_eq!(r["created"], 2, "{r}");
+    let incs = c.incidents().await;
+    assert_eq!(incs.len(), 1, "{incs:?}");
+    assert_eq!(incs[0]["id"], id.as_str());
+    assert_eq!(incs[0]["alert_ids"].as_array().unwrap().len(), 2, "the other host's alert stays out");
+    let lines = timeline(&incs[0]);
+    assert!(
+        lines.iter().any(|l| l.starts_with("linked alert--")
+            && l.ends_with("(rule=same-rule-on-host, shared=rule-host:suricata:1:2001@ids-dmz)")),
+        "{lines:?}"
+    );
+}
+
 macro_rules! both {
     ($($name:ident),+ $(,)?) => {
         mod sqlite { $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await; })+ }
@@ -208,4 +242,5 @@ both!(
     alerts_sharing_an_attacker_address_are_grouped_into_one_incident,
     correlation_can_be_switched_off,
     concurrent_batches_joining_one_incident_all_commit,
+    the_same_rule_on_the_same_host_joins_its_incident_in_a_later_batch,
 );

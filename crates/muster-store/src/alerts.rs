@@ -329,12 +329,12 @@ impl Store {
             Some(c) if !new_rows.is_empty() => {
                 let (matches, markings) = crate::correlation::open_matches(&mut tx, &org_s, &c.lookup).await?;
                 let (opened, links) = (c.decide)(&new_rows, matches);
-                Some((opened, links, markings))
+                Some((opened, links, markings, c.kept))
             }
             _ => None,
         };
         let triaged: std::collections::HashSet<&str> =
-            plan.iter().flat_map(|(_, links, _)| links.iter().filter_map(|l| ids.get(&l.alert).copied())).collect();
+            plan.iter().flat_map(|(_, links, _, _)| links.iter().filter_map(|l| ids.get(&l.alert).copied())).collect();
         // Sightings folded into alerts of this batch end up in their insert.
         let folded: HashMap<&str, Sighting> = known.values().flatten().map(|(id, s)| (id.as_str(), *s)).collect();
         for chunk in inserts.chunks(rows_per_statement(self.backend(), INSERT_COLS, INSERT_ROWS)) {
@@ -380,8 +380,9 @@ impl Store {
             q.execute(&mut *tx).await.map_err(|e| StoreError::from_insert(e, "alert"))?;
         }
         let t_insert = t_begin.elapsed();
-        if let Some((opened, links, markings)) = &plan {
-            crate::correlation::write(&mut tx, &org_s, now, alerts, &ids, opened, links, markings.clone()).await?;
+        if let Some((opened, links, markings, kept)) = &plan {
+            crate::correlation::write(&mut tx, &org_s, now, alerts, &ids, opened, links, kept, markings.clone())
+                .await?;
         }
         if let Some(key) = batch_key {
             sqlx::query("UPDATE intake_batches SET result = $1 WHERE org_id = $2 AND batch_key = $3")

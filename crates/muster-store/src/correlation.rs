@@ -1,9 +1,10 @@
 //! Correlation of an intake batch into incidents, written in the batch's own
 //! transaction: the store looks up the open incidents that share the batch's
-//! observables (one query on `incident_observables(value, incident_id)`), hands
+//! keys (one query on `incident_observables(value, incident_id)` for
+//! observables, one on `incident_keys` for a rule, a host or both), hands
 //! them to the caller's decision (`muster-intake` owns the rules), and writes
 //! the incidents it opens, the links with their reasons, the observables the
-//! incidents gain and one timeline entry per incident and reason.
+//! incidents gain, the keys they keep, and one timeline entry per incident and reason.
 //!
 //! Links are written in bulk here rather than through `incidents::link_alert`
 //! (one alert, five statements): a batch may link thousands of alerts.
@@ -57,9 +58,13 @@ pub type Decide<'a> = Box<dyn FnOnce(&[usize], Vec<OpenMatch>) -> (Vec<OpenedInc
 
 /// Correlation for one batch.
 pub struct Correlation<'a> {
-    /// `(kind, value)` observables whose open incidents the batch may join.
+    /// `(kind, value)` keys whose open incidents the batch may join: found
+    /// among incidents' observables and the keys incidents keep.
     pub lookup: BTreeSet<(String, String)>,
     pub decide: Decide<'a>,
+    /// Per batch alert, the keys that are not observables (a rule on a host,
+    /// say) which an incident it joins keeps, so later batches find it by them.
+    pub kept: Vec<Vec<(String, String)>>,
 }
 
 /// Values per lookup query; both backends take far more bound values.
@@ -78,10 +83,16 @@ pub(crate) async fn open_matches(
     let mut out = Vec::new();
     let mut markings = HashMap::new();
     let backend = backend_of(tx);
-    for chunk in values.chunks(rows_per_statement(backend, 1, LOOKUP_VALUES)) {
-        let mut sql = String::from(
-            "SELECT o.incident_id, o.kind, o.value, i.created_at, i.tlp, i.pap FROM incident_observables o \
-             JOIN incidents i ON i.id = o.incident_id WHERE o.org_id = ",
+    // Observables, then the keys incidents keep; each table indexed by (value, incident_id).
+    // (A plain list, not an iterator of closures: the future must stay `Send`.)
+    let mut queries: Vec<(&str, &[&str])> = Vec::new();
+    for table in ["incident_observables", "incident_keys"] {
+        queries.extend(values.chunks(rows_per_statement(backend, 1, LOOKUP_VALUES)).map(|c| (table, c)));
+    }
+    for (table, chunk) in queries {
+        let mut sql = format!(
+            "SELECT o.incident_id, o.kind, o.value, i.created_at, i.tlp, i.pap FROM {table} o \
+             JOIN incidents i ON i.id = o.incident_id WHERE o.org_id = "
         );
         let mut p = Params::new(backend);
         p.one(&mut sql);
@@ -119,6 +130,7 @@ pub(crate) async fn write(
     ids: &HashMap<usize, &str>,
     opened: &[OpenedIncident],
     links: &[BatchLink],
+    kept: &[Vec<(String, String)>],
     mut markings: HashMap<String, (String, String)>,
 ) -> Result<()> {
     let links: Vec<&BatchLink> = links.iter().filter(|l| ids.contains_key(&l.alert)).collect();
@@ -186,6 +198,24 @@ pub(crate) async fn write(
                 .bind(pap)
                 .bind(*source)
                 .bind(now);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    // The keys that are not observables, kept by each incident for later batches.
+    let mut kept_keys: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+    for l in &links {
+        for (kind, value) in kept.get(l.alert).map_or(&[][..], Vec::as_slice) {
+            kept_keys.insert((l.incident.as_str(), kind.as_str(), value.as_str()));
+        }
+    }
+    let kept_keys: Vec<_> = kept_keys.into_iter().collect();
+    for chunk in kept_keys.chunks(rows_per_statement(backend, 5, ROWS)) {
+        let mut sql = String::from("INSERT INTO incident_keys (incident_id, org_id, kind, value, created_at) VALUES ");
+        Params::new(backend).rows(&mut sql, chunk.len(), 5, "");
+        sql.push_str(" ON CONFLICT (incident_id, kind, value) DO NOTHING");
+        let mut q = sqlx::query(&sql);
+        for (incident, kind, value) in chunk {
+            q = q.bind(*incident).bind(org).bind(*kind).bind(*value).bind(now);
         }
         q.execute(&mut **tx).await?;
     }

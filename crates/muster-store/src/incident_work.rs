@@ -724,6 +724,17 @@ impl Store {
         .await?
         .rows_affected();
         sqlx::query("DELETE FROM incident_alerts WHERE incident_id = $1").bind(source).execute(&mut *tx).await?;
+        // The grouping keys move too, so later alerts sharing them join the target.
+        sqlx::query(
+            "INSERT INTO incident_keys (incident_id, org_id, kind, value, created_at) \
+             SELECT $1, org_id, kind, value, created_at FROM incident_keys WHERE incident_id = $2 \
+             ON CONFLICT (incident_id, kind, value) DO NOTHING",
+        )
+        .bind(target)
+        .bind(source)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM incident_keys WHERE incident_id = $1").bind(source).execute(&mut *tx).await?;
         let theirs =
             sqlx::query(&format!("SELECT {OBSERVABLE_COLUMNS} FROM incident_observables WHERE incident_id = $1"))
                 .bind(source)

@@ -152,6 +152,14 @@ const MIGRATIONS: &[Migration] = &[
         postgres: "",
         backfill: None,
     },
+    Migration {
+        version: 16,
+        name: "incident_keys",
+        sql: include_str!("../migrations/0016_incident_keys.sql"),
+        sqlite: "",
+        postgres: "",
+        backfill: None,
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.

@@ -50,6 +50,7 @@ suite!(
     templates_add_their_tasks,
     a_correlated_batch_opens_and_joins_incidents_in_its_transaction,
     concurrent_batches_store_a_shared_repeat_once_and_open_one_incident,
+    an_incident_keeps_its_rule_on_host_key_for_later_batches,
 );
 
 fn org(slug: &str) -> NewOrganisation {
@@ -205,7 +206,7 @@ async fn audit_chain_detects_edit_and_deletion(s: &Store) {
 
 async fn migrations_are_idempotent(s: &Store) {
     assert!(s.migrate().await.unwrap().is_empty());
-    assert_eq!(Store::latest_schema_version(), 15);
+    assert_eq!(Store::latest_schema_version(), 16);
 }
 
 fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
@@ -547,7 +548,7 @@ fn decide_with(
             .collect();
         (opened, links)
     };
-    muster_store::Correlation { lookup, decide: Box::new(decide) }
+    muster_store::Correlation { lookup, decide: Box::new(decide), kept: Vec::new() }
 }
 
 async fn a_correlated_batch_opens_and_joins_incidents_in_its_transaction(s: &Store) {
@@ -598,6 +599,79 @@ async fn a_correlated_batch_opens_and_joins_incidents_in_its_transaction(s: &Sto
     .unwrap();
     assert!(seen.lock().unwrap().is_empty(), "closed incidents take no alerts");
     assert_eq!(s.get_incident("incident--c4").await.unwrap().1.len(), 1);
+}
+
+/// A correlation that offers the key `rule-host:ids:1@h1`, keeps it for
+/// the incidents its alerts join, and joins the first matching open incident
+/// or opens `opens`.
+fn by_rule_on_host(
+    opens: &'static str,
+    rows: usize,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<muster_store::OpenMatch>>>,
+) -> muster_store::Correlation<'static> {
+    let key = ("rule-host".to_owned(), "ids:1@h1".to_owned());
+    let decide = move |new: &[usize], matches: Vec<muster_store::OpenMatch>| {
+        seen.lock().unwrap().extend(matches.iter().cloned());
+        let (target, opened) = match matches.first() {
+            Some(m) => (m.incident.clone(), Vec::new()),
+            None => (
+                opens.to_owned(),
+                vec![muster_store::OpenedIncident {
+                    id: opens.to_owned(),
+                    title: "rule on host".into(),
+                    severity: "high".into(),
+                    rsit_type: None,
+                    tlp: Tlp::Amber,
+                    pap: "PAP:AMBER".into(),
+                    reason: "rule=severity-threshold, severity=high".into(),
+                }],
+            ),
+        };
+        let reason = "rule=same-rule-on-host, shared=rule-host:ids:1@h1".to_owned();
+        let links =
+            new.iter().map(|&i| muster_store::BatchLink { alert: i, incident: target.clone(), reason: reason.clone() });
+        (opened, links.collect())
+    };
+    muster_store::Correlation { lookup: [key.clone()].into(), decide: Box::new(decide), kept: vec![vec![key]; rows] }
+}
+
+/// "Same rule on the same host" groups across batches: the incident keeps the
+/// key (not an observable) and a later batch finds it open by it; the key
+/// moves with a merge; other organisations and closed incidents are not offered.
+async fn an_incident_keeps_its_rule_on_host_key_for_later_batches(s: &Store) {
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let b = s.create_org(&org("org-b"), false).await.unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let ingest = |org: muster_core::OrgId, fp: &'static str, at: i64, opens: &'static str| {
+        let corr = by_rule_on_host(opens, 1, seen.clone());
+        async move {
+            s.ingest_alerts_correlated(org, None, &[alert(fp, at, Tlp::Amber)], 1000, window, Some(corr), |_| {
+                String::new()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    ingest(a.id, "rh-1", 1_000, "incident--rh").await;
+    assert!(seen.lock().unwrap().is_empty());
+    ingest(a.id, "rh-2", 3_600_000, "incident--never").await;
+    let offered: Vec<(String, String, String)> =
+        seen.lock().unwrap().drain(..).map(|m| (m.incident, m.kind, m.value)).collect();
+    assert_eq!(offered, [("incident--rh".into(), "rule-host".into(), "ids:1@h1".into())]);
+    assert_eq!(s.get_incident("incident--rh").await.unwrap().1.len(), 2);
+    assert!(s.get_incident("incident--never").await.is_err());
+    ingest(b.id, "rh-3", 3_600_000, "incident--b").await;
+    assert!(seen.lock().unwrap().is_empty(), "another organisation's incident is not offered");
+    // Merged into another incident, the key follows: the next alert joins the target.
+    let target = s.create_incident(a.id, &plain_incident("target", Tlp::Amber), "ana").await.unwrap();
+    s.merge_incidents(&target.id, "incident--rh", "ana").await.unwrap();
+    ingest(a.id, "rh-4", 7_200_000, "incident--never").await;
+    let offered: Vec<String> = seen.lock().unwrap().drain(..).map(|m| m.incident).collect();
+    assert_eq!(offered, [target.id.clone()]);
+    s.tamper_for_tests("UPDATE incidents SET status = 'closed'").await;
+    ingest(a.id, "rh-5", 9_000_000, "incident--rh-2").await;
+    assert!(seen.lock().unwrap().is_empty(), "closed incidents are not offered");
+    assert_eq!(s.get_incident("incident--rh-2").await.unwrap().1.len(), 1);
 }
 
 /// Batches of one organisation arriving together (PostgreSQL runs them
@@ -661,7 +735,7 @@ async fn sqlite_links_survive_the_compact_incident_alerts_table() {
         ids[0], ids[1]
     ))
     .await;
-    assert_eq!(s.migrate().await.unwrap(), vec![11, 12, 13, 14, 15]);
+    assert_eq!(s.migrate().await.unwrap(), vec![11, 12, 13, 14, 15, 16]);
     assert_eq!(s.get_incident(inc).await.unwrap().1, ids[..2].to_vec());
     assert_eq!(s.link_alerts(inc, &ids[2..], "ana").await.unwrap(), 1);
     assert_eq!(s.get_incident(inc).await.unwrap().1, ids);
@@ -695,7 +769,7 @@ async fn sqlite_alerts_stored_before_the_integer_dedup_key_still_dedup() {
     let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     store_as_before_migration_12(&s, a.id, "alert--old-hex", hex, 1_000).await;
     store_as_before_migration_12(&s, a.id, "alert--old-short", "o1", 1_000).await;
-    assert_eq!(s.migrate().await.unwrap(), vec![12, 13, 14, 15]);
+    assert_eq!(s.migrate().await.unwrap(), vec![12, 13, 14, 15, 16]);
     let repeats = [alert(hex, 1_500, Tlp::Amber), alert("o1", 1_600, Tlp::Amber), alert("n1", 1_700, Tlp::Amber)];
     let c = s.ingest_alerts(a.id, None, &repeats, 1000, window, |_| String::new()).await.unwrap();
     assert_eq!(c, muster_store::Ingested::Committed(muster_store::IngestCounts { created: 1, duplicates: 2 }));

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use time::OffsetDateTime;
 
-use super::{AlertKeys, CorrelationConfig, CorrelationState, Decision, GroupBy, Key, OpenIncident, Reason};
+use super::{AlertKeys, CorrelationConfig, CorrelationState, Decision, Key, OpenIncident, Reason};
 use crate::alert::Alert;
 
 /// One alert grouped into an incident.
@@ -27,9 +27,11 @@ pub struct BatchPlan {
     pub links: Vec<Link>,
 }
 
-/// The `(kind, value)` observables of `alerts` through which they could
-/// attach to an incident already open in the store: the observable rules'
-/// kinds, ignored values left out. The store looks these up in one query.
+/// The `(kind, value)` keys of `alerts` through which they could attach to an
+/// incident already open in the store: observables of the observable rules'
+/// kinds (ignored values left out), which the store finds among incidents'
+/// observables, and `rule`, `host` and `rule-host` keys, which it finds among
+/// the keys incidents keep (see [`AlertKeys::kept`]).
 #[must_use]
 pub fn lookup_keys<'a>(config: &CorrelationConfig, alerts: impl IntoIterator<Item = &'a Alert>) -> BTreeSet<Key> {
     if !config.enabled {
@@ -45,15 +47,8 @@ pub fn lookup_keys_of(config: &CorrelationConfig, alerts: &[AlertKeys]) -> BTree
     if !config.enabled {
         return BTreeSet::new();
     }
-    let observable: Vec<bool> = config.rules.iter().map(|r| matches!(r.group_by, GroupBy::Observable { .. })).collect();
-    let mut keys = BTreeSet::new();
-    for a in alerts {
-        // A rule above the alert's severity has no keys for it.
-        for (rule_keys, _) in a.per_rule.iter().zip(&observable).filter(|(_, o)| **o) {
-            keys.extend(rule_keys.iter().cloned());
-        }
-    }
-    keys
+    // A rule above an alert's severity has no keys for it.
+    alerts.iter().flat_map(|a| a.all.iter().cloned()).collect()
 }
 
 /// Decides the batch: `open` are the store's open incidents sharing its keys
@@ -199,6 +194,31 @@ mod tests {
         assert!(plan.opened.is_empty());
         assert_eq!(plan.links.len(), 1);
         assert_eq!(plan.links[0].incident, "incident--old");
+    }
+
+    #[test]
+    fn an_incident_open_in_the_store_takes_a_later_alert_of_the_same_rule_on_the_same_host() {
+        let c = CorrelationConfig::default();
+        let on = |host: &str, minute, severity| {
+            // Private addresses only: nothing but the rule and the host can group these.
+            let mut a = alert(minute, severity, "10.0.0.5", "10.0.0.6", 7);
+            a.host = Some(host.into());
+            a
+        };
+        let opener = on("sensor-1", 0, Severity::High);
+        let kept = AlertKeys::of(&c, &opener).kept();
+        assert_eq!(kept, [("rule-host".to_owned(), "suricata:1:7@sensor-1".to_owned())]);
+        let stored = open_incident("incident--old".into(), T0, kept.into_iter().collect());
+        let (later, elsewhere) = (on("sensor-1", 60 * 24, Severity::Low), on("sensor-2", 60 * 24, Severity::Low));
+        assert!(lookup_keys(&c, [&later]).contains(&("rule-host".to_owned(), "suricata:1:7@sensor-1".to_owned())));
+        let plan = plan_batch(&c, vec![stored], &[&later, &elsewhere], ids());
+        assert!(plan.opened.is_empty());
+        let linked: Vec<(usize, &str, String)> =
+            plan.links.iter().map(|l| (l.alert, l.incident.as_str(), l.reason.to_string())).collect();
+        assert_eq!(
+            linked,
+            [(0, "incident--old", "rule=same-rule-on-host, shared=rule-host:suricata:1:7@sensor-1".to_owned())]
+        );
     }
 
     #[test]

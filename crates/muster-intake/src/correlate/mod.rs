@@ -94,6 +94,9 @@ pub struct CorrelationState {
     next_seq: u64,
 }
 
+/// The kinds of grouping key that are not observables.
+const KEPT_KINDS: [&str; 3] = ["rule", "host", "rule-host"];
+
 fn keys_for(config: &CorrelationConfig, rule: &CorrelationRule, alert: &Alert) -> BTreeSet<Key> {
     let rule_id = || alert.rule.as_ref().and_then(|r| r.id.as_ref()).map(|id| format!("{}:{id}", alert.source));
     match &rule.group_by {
@@ -132,6 +135,14 @@ impl AlertKeys {
             .collect();
         let all = per_rule.iter().flatten().cloned().collect();
         Self { per_rule, all }
+    }
+
+    /// The keys an incident this alert joins keeps for later batches: those
+    /// that are not observables (`rule`, `host`, `rule-host`), since the
+    /// incident's observables already hold the others.
+    #[must_use]
+    pub fn kept(&self) -> Vec<Key> {
+        self.all.iter().filter(|(kind, _)| KEPT_KINDS.contains(&kind.as_str())).cloned().collect()
     }
 
     /// The rules that apply to the alert, each with its keys.

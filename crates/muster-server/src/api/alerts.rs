@@ -319,6 +319,7 @@ fn correlate<'a>(config: &'a CorrelationConfig, merged: &'a [Alert]) -> Correlat
     // Each alert's keys once, here, before the store's write lock; the decision reuses them.
     let keys: Vec<AlertKeys> = merged.iter().map(|a| AlertKeys::of(config, a)).collect();
     let lookup = lookup_keys_of(config, &keys);
+    let kept = keys.iter().map(AlertKeys::kept).collect();
     let decide = move |new_rows: &[usize], matches: Vec<OpenMatch>| {
         let mut open: std::collections::BTreeMap<String, (i64, std::collections::BTreeSet<Key>)> =
             std::collections::BTreeMap::new();
@@ -366,7 +367,7 @@ fn correlate<'a>(config: &'a CorrelationConfig, merged: &'a [Alert]) -> Correlat
             .collect();
         (opened, links)
     };
-    Correlation { lookup: lookup.into_iter().collect(), decide: Box::new(decide) }
+    Correlation { lookup: lookup.into_iter().collect(), decide: Box::new(decide), kept }
 }
 
 /// Parses and folds a batch: the folded alerts, what the store gets of each, and the answer so far.
