@@ -150,14 +150,14 @@ impl Store {
             samples.push(self.content_of(&mut conn, &id, row).await?);
         }
         drop(conn);
-        let trained = tokio::task::spawn_blocking(move || train(&samples).map(|bytes| (bytes, samples.len())))
+        let sampled = samples.len();
+        let trained = tokio::task::spawn_blocking(move || train(&samples))
             .await
             .map_err(|e| std::io::Error::other(format!("dictionary training stopped: {e}")))?;
-        let Some((bytes, sampled)) = trained else {
-            tracing::info!(alerts = rows.len(), "no alert dictionary trained: it would not pack these alerts smaller");
+        let Some(dictionary) = trained else {
+            tracing::info!(alerts = sampled, "no alert dictionary trained: it would not pack these alerts smaller");
             return Ok(None);
         };
-        let Some(dictionary) = Dictionary::new(bytes) else { return Ok(None) };
         let id = dictionary.id();
         // zstd derives the id from the content: an equal id is the same dictionary or, rarely, a clash.
         let stored = sqlx::query(
@@ -170,12 +170,11 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        if stored == 0 && self.dictionaries.cached(id).is_none() {
-            return Ok(None);
-        }
-        let dictionary = match self.dictionaries.cached(id) {
-            Some(known) => known,
-            None => self.dictionaries.remember(dictionary),
+        let dictionary = match (self.dictionaries.cached(id), stored) {
+            (Some(known), _) => known,
+            // Another server stored one under this id first (the same or, rarely, a clash): keep packing as before.
+            (None, 0) => return Ok(None),
+            (None, _) => self.dictionaries.remember(dictionary),
         };
         self.dictionaries.adopt(dictionary);
         tracing::info!(dictionary = id, alerts = sampled, "alert dictionary trained");

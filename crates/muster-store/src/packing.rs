@@ -145,17 +145,12 @@ pub(crate) fn dictionary_of(body: &[u8]) -> Option<u32> {
 
 /// Trains a dictionary on stored alerts' contents; `None` when there are too
 /// few to train on, or when it would pack them less than a tenth smaller.
-pub(crate) fn train(samples: &[AlertContent]) -> Option<Vec<u8>> {
+pub(crate) fn train(samples: &[AlertContent]) -> Option<Dictionary> {
     let samples: Vec<Vec<u8>> = samples.iter().map(|c| plain(&c.doc, &c.original)).collect();
-    let dictionary = zstd::dict::from_samples(&samples, DICTIONARY_BYTES).ok()?;
-    let mut with = zstd::bulk::Compressor::with_dictionary(LEVEL, &dictionary).ok()?;
-    let mut without = zstd::bulk::Compressor::new(LEVEL).ok()?;
-    let (mut a, mut b) = (0usize, 0usize);
-    for s in &samples {
-        a += with.compress(s).ok()?.len();
-        b += without.compress(s).ok()?.len();
-    }
-    (a * 10 < b * 9).then_some(dictionary)
+    let dictionary = Dictionary::new(zstd::dict::from_samples(&samples, DICTIONARY_BYTES).ok()?)?;
+    let with: usize = samples.iter().map(|s| compress(s, Some(&dictionary)).len()).sum();
+    let without: usize = samples.iter().map(|s| compress(s, None).len()).sum();
+    (with * 10 < without * 9).then_some(dictionary)
 }
 
 /// A stored alert's document and original record, unpacked.
@@ -191,12 +186,10 @@ impl AlertContent {
             };
             return Ok(Self { doc: doc.to_owned(), original });
         };
-        let needed = dictionary_of(body);
-        if needed.is_some() && needed != dictionary.map(|d| d.id) {
-            return Err(corrupt(&format!(
-                "packed body needs dictionary {}, which is not stored",
-                needed.unwrap_or_default()
-            )));
+        if let Some(needed) = dictionary_of(body)
+            && dictionary.map(Dictionary::id) != Some(needed)
+        {
+            return Err(corrupt(&format!("packed body needs dictionary {needed}, which is not stored")));
         }
         let plain = decompress(body, dictionary).map_err(|e| corrupt(&format!("packed body: {e}")))?;
         let (len, rest) = plain.split_first_chunk::<4>().ok_or_else(|| corrupt("packed body too short"))?;
@@ -346,7 +339,7 @@ mod tests {
 
     #[test]
     fn a_dictionary_trained_on_stored_alerts_packs_new_ones_smaller_and_they_read_back() {
-        let dictionary = Arc::new(Dictionary::new(train(&alerts(2_000, 1)).unwrap()).unwrap());
+        let dictionary = Arc::new(train(&alerts(2_000, 1)).unwrap());
         let packer = Packer::with(Arc::clone(&dictionary));
         assert_eq!(packer.dictionary_id(), Some(dictionary.id()));
         let (mut with, mut without) = (0, 0);
@@ -366,7 +359,7 @@ mod tests {
 
     #[test]
     fn a_body_refuses_to_unpack_without_its_dictionary() {
-        let one = Arc::new(Dictionary::new(train(&alerts(1_000, 3)).unwrap()).unwrap());
+        let one = Arc::new(train(&alerts(1_000, 3)).unwrap());
         let body = Packer::with(Arc::clone(&one)).pack("{}", b"record");
         for missing in [None, Some(&Dictionary { id: one.id() ^ 1, ..Dictionary::new(one.bytes().to_vec()).unwrap() })]
         {

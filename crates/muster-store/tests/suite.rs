@@ -667,7 +667,7 @@ async fn an_incident_keeps_its_rule_on_host_key_for_later_batches(s: &Store) {
     s.merge_incidents(&target.id, "incident--rh", "ana").await.unwrap();
     ingest(a.id, "rh-4", 7_200_000, "incident--never").await;
     let offered: Vec<String> = seen.lock().unwrap().drain(..).map(|m| m.incident).collect();
-    assert_eq!(offered, [target.id.clone()]);
+    assert_eq!(offered, std::slice::from_ref(&target.id));
     s.tamper_for_tests("UPDATE incidents SET status = 'closed'").await;
     ingest(a.id, "rh-5", 9_000_000, "incident--rh-2").await;
     assert!(seen.lock().unwrap().is_empty(), "closed incidents are not offered");

@@ -134,7 +134,7 @@ pub async fn ingest_events(
     let EventBatch { body, source, key } = batch;
     let packer = store.packer();
     let (merged, alerts, result) =
-        tokio::task::spawn_blocking(move || evaluate(&body, &rules, &source, (tlp, window), &packer))
+        tokio::task::spawn_blocking(move || evaluate(&body, &rules, &source, tlp, window, &packer))
             .await
             .map_err(|e| AppError::Internal(format!("detection task: {e}")))?;
     let folded_in_batch = result.duplicates;
@@ -171,7 +171,8 @@ fn evaluate(
     body: &[u8],
     rules: &RuleSet,
     source: &EventSource,
-    (tlp, window): (Option<muster_core::Tlp>, time::Duration),
+    tlp: Option<muster_core::Tlp>,
+    window: time::Duration,
     packer: &muster_store::Packer,
 ) -> (Vec<muster_intake::Alert>, Vec<NewAlert>, EventsResult) {
     let mut options = ParseOptions::new(time::OffsetDateTime::now_utc());
