@@ -132,6 +132,9 @@ def main():
         with open(f"/proc/{server.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        # Bytes the server had written to storage (WAL, checkpoints into the database).
+        with open(f"/proc/{server.pid}/io") as f:
+            written = int(next(l for l in f if l.startswith("write_bytes:")).split()[1])
         server.terminate()
         server.wait()
         if os.environ.get("BENCH_KEEP"):
@@ -141,7 +144,7 @@ def main():
         print(f"| {backend} | {args.alerts:,} alerts in {len(batches)} batches of {args.batch:,}, {args.clients} clients "
               f"| {elapsed:.2f} s | **{args.alerts / elapsed:,.0f} alerts/s** | created {created:,}, rejected {rejected}, "
               f"{len(incidents)} incident(s) with {linked:,} linked alerts, store {stored / args.alerts:,.0f} bytes/alert, "
-              f"server CPU {cpu * 1e6 / args.alerts:.1f} µs/alert |")
+              f"server CPU {cpu * 1e6 / args.alerts:.1f} µs/alert, written {written / args.alerts:,.0f} bytes/alert |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -232,13 +232,13 @@ impl Layout {
             let (a, b) = (place[&e.from], place[&e.to]);
             let mut prev = a;
             let mut way = Vec::new();
-            for row in a.0 + 1..b.0 {
+            for (row, in_row) in rows.iter_mut().enumerate().take(b.0).skip(a.0 + 1) {
                 slots += 1;
                 if slots > MAX_SLOTS {
                     return None;
                 }
-                let here = (row, rows[row].len());
-                rows[row].push(Slot::Waypoint);
+                let here = (row, in_row.len());
+                in_row.push(Slot::Waypoint);
                 links.push((prev, here));
                 way.push(here);
                 prev = here;

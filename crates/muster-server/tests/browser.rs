@@ -712,5 +712,7 @@ async fn coordinator_imports_a_playbook_runs_it_and_completes_its_manual_step() 
         b.shot("completed").await;
     })
     .await;
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // The tool is called by the run the browser started (none when the browser part is skipped).
+    let expected = u32::from(webdriver_url().is_some());
+    assert_eq!(calls.load(Ordering::SeqCst), expected, "calls to the security tool");
 }

@@ -25,6 +25,11 @@ use muster_store::{
 };
 use sqlx::Executor;
 
+/// One generated incident's bound values: id, organisation, title, description,
+/// severity, status, TLP, PAP, created and updated times, assignee, RSIT type.
+type IncidentValues<'a> =
+    (String, String, String, String, &'a str, &'a str, &'a str, &'a str, i64, i64, Option<&'a str>, Option<String>);
+
 const ORGS: usize = 20;
 const USERS_PER_ORG: usize = 10;
 const ROWS_PER_INSERT: usize = 400;
@@ -355,20 +360,7 @@ async fn load(url: &str, f: &Fixture, n: usize, sqlite: bool) {
                 "INSERT INTO incident_observables (id, incident_id, org_id, kind, value, ioc, sighted, tlp, pap, source, created_at) VALUES "
                     .to_owned();
             let mut obs_rows: Vec<[String; 5]> = Vec::new();
-            let mut vals: Vec<(
-                String,
-                String,
-                String,
-                String,
-                &str,
-                &str,
-                &str,
-                &str,
-                i64,
-                i64,
-                Option<&str>,
-                Option<String>,
-            )> = Vec::with_capacity(rows);
+            let mut vals: Vec<IncidentValues<'_>> = Vec::with_capacity(rows);
             for i in 0..rows {
                 let o = r.below(f.orgs.len());
                 let id = format!("incident--{}", uuid::Uuid::now_v7());

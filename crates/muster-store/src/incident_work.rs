@@ -712,8 +712,7 @@ impl Store {
             time::OffsetDateTime::now_utc(),
         )
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let mut m = Merged::default();
-        m.alerts = sqlx::query(
+        let alerts = sqlx::query(
             "INSERT INTO incident_alerts (incident_id, alert_id, reason) \
              SELECT $1, alert_id, reason FROM incident_alerts WHERE incident_id = $2 \
              ON CONFLICT (incident_id, alert_id) DO NOTHING",
@@ -723,6 +722,7 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let mut m = Merged { alerts, ..Merged::default() };
         sqlx::query("DELETE FROM incident_alerts WHERE incident_id = $1").bind(source).execute(&mut *tx).await?;
         // The grouping keys move too, so later alerts sharing them join the target.
         sqlx::query(

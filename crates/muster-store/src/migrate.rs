@@ -160,6 +160,14 @@ const MIGRATIONS: &[Migration] = &[
         postgres: "",
         backfill: None,
     },
+    Migration {
+        version: 17,
+        name: "incident_observables_by_value",
+        sql: "",
+        sqlite: include_str!("../migrations/0017_incident_observables_by_value.sqlite.sql"),
+        postgres: include_str!("../migrations/0017_incident_observables_by_value.postgres.sql"),
+        backfill: None,
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.

@@ -450,7 +450,7 @@ impl Store {
             }
         }
         out.retain(|s| archived || !s.latest.archived);
-        out.sort_by(|a, b| a.latest.name.to_lowercase().cmp(&b.latest.name.to_lowercase()));
+        out.sort_by_key(|s| s.latest.name.to_lowercase());
         Ok(out)
     }
 

@@ -206,7 +206,7 @@ async fn audit_chain_detects_edit_and_deletion(s: &Store) {
 
 async fn migrations_are_idempotent(s: &Store) {
     assert!(s.migrate().await.unwrap().is_empty());
-    assert_eq!(Store::latest_schema_version(), 16);
+    assert_eq!(Store::latest_schema_version(), 17);
 }
 
 fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
@@ -735,7 +735,7 @@ async fn sqlite_links_survive_the_compact_incident_alerts_table() {
         ids[0], ids[1]
     ))
     .await;
-    assert_eq!(s.migrate().await.unwrap(), vec![11, 12, 13, 14, 15, 16]);
+    assert_eq!(s.migrate().await.unwrap(), vec![11, 12, 13, 14, 15, 16, 17]);
     assert_eq!(s.get_incident(inc).await.unwrap().1, ids[..2].to_vec());
     assert_eq!(s.link_alerts(inc, &ids[2..], "ana").await.unwrap(), 1);
     assert_eq!(s.get_incident(inc).await.unwrap().1, ids);
@@ -743,6 +743,91 @@ async fn sqlite_links_survive_the_compact_incident_alerts_table() {
     // The reason came along: deleting by it removes exactly that link.
     s.tamper_for_tests("DELETE FROM incident_alerts WHERE reason = 'rule=r, shared=ipv4:192.0.2.7'").await;
     assert_eq!(s.get_incident(inc).await.unwrap().1, ids[1..].to_vec());
+}
+
+/// A store an older release left at migration 16 keeps its incidents'
+/// observables when migration 17 orders their uniqueness by value (SQLite
+/// rebuilds the table, PostgreSQL swaps the constraint): they are listed as
+/// before, a second copy of one is still refused, and correlation's bulk
+/// insert still skips one the incident has.
+async fn observables_survive_the_value_ordered_constraint(s: &Store) {
+    assert_eq!(s.migrate_to(16).await.unwrap(), (1..=16).collect::<Vec<_>>());
+    let a = s.create_org(&org("org-a"), false).await.unwrap();
+    let inc = "incident--old";
+    s.tamper_for_tests(&format!(
+        "INSERT INTO incidents (id, org_id, title, severity, status, tlp, pap, detected_at, created_at, updated_at) \
+         VALUES ('{inc}', '{org}', 'old', 'high', 'new', 'TLP:AMBER', 'PAP:AMBER', 1000, 1000, 1000); \
+         INSERT INTO incident_observables (id, incident_id, org_id, kind, value, ioc, sighted, tlp, pap, source, created_at) \
+         VALUES ('observable--1', '{inc}', '{org}', 'ipv4', '192.0.2.7', 1, 0, 'TLP:AMBER', 'PAP:AMBER', 'alert--x', 1000), \
+                ('observable--2', '{inc}', '{org}', 'domain', 'evil.example', 0, 1, 'TLP:RED', 'PAP:AMBER', 'analyst', 1000)",
+        org = a.id.uuid()
+    ))
+    .await;
+    assert_eq!(s.migrate().await.unwrap(), vec![17]);
+    let listed = |o: Vec<muster_store::IncidentObservable>| {
+        let mut v: Vec<(String, String, String, bool, bool)> =
+            o.into_iter().map(|o| (o.id, o.kind, o.value, o.ioc, o.sighted)).collect();
+        v.sort();
+        v
+    };
+    let before = vec![
+        ("observable--1".to_owned(), "ipv4".to_owned(), "192.0.2.7".to_owned(), true, false),
+        ("observable--2".to_owned(), "domain".to_owned(), "evil.example".to_owned(), false, true),
+    ];
+    assert_eq!(listed(s.incident_observables(inc).await.unwrap()), before);
+    let again = muster_store::NewObservable {
+        kind: "ipv4".into(),
+        value: "192.0.2.7".into(),
+        ioc: false,
+        sighted: false,
+        tlp: None,
+        pap: None,
+    };
+    assert!(matches!(s.add_observable(inc, &again, "ana").await, Err(StoreError::Conflict(_))));
+    let other = muster_store::NewObservable { value: "192.0.2.8".into(), ..again };
+    s.add_observable(inc, &other, "ana").await.unwrap();
+    // Correlation joins a later alert carrying the stored address: its insert of
+    // the incident's observables skips the one already there and adds the new one.
+    let mut joining = alert("after-17", 2_000, Tlp::Amber);
+    joining.observables = vec![("ipv4".into(), "192.0.2.7".into()), ("ipv4".into(), "198.51.100.9".into())];
+    let correlation = muster_store::Correlation {
+        lookup: [("ipv4".to_owned(), "192.0.2.7".to_owned())].into_iter().collect(),
+        decide: Box::new(|rows: &[usize], matches: Vec<muster_store::OpenMatch>| {
+            assert_eq!(matches.len(), 1, "the stored observable is found by value: {matches:?}");
+            let links = rows
+                .iter()
+                .map(|&alert| muster_store::BatchLink {
+                    alert,
+                    incident: matches[0].incident.clone(),
+                    reason: "rule=shared-address, shared=ipv4:192.0.2.7".into(),
+                })
+                .collect();
+            (Vec::new(), links)
+        }),
+        kept: vec![Vec::new()],
+    };
+    s.ingest_alerts_correlated(a.id, None, &[joining], 1000, window, Some(correlation), |_| String::new())
+        .await
+        .unwrap();
+    let values: Vec<String> = listed(s.incident_observables(inc).await.unwrap()).into_iter().map(|o| o.2).collect();
+    assert_eq!(values.len(), 4, "{values:?}");
+    for v in ["192.0.2.7", "192.0.2.8", "198.51.100.9", "evil.example"] {
+        assert!(values.contains(&v.to_owned()), "{v} in {values:?}");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_observables_survive_the_value_ordered_constraint() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::connect(&StoreOptions::sqlite(dir.path())).await.unwrap();
+    observables_survive_the_value_ordered_constraint(&s).await;
+}
+
+#[tokio::test]
+async fn postgres_observables_survive_the_value_ordered_constraint() {
+    let Some(url) = muster_testkit::fresh_pg_database().await else { return };
+    let opts = StoreOptions { database_url: Some(url), data_dir: "unused".into(), max_connections: 4 };
+    observables_survive_the_value_ordered_constraint(&Store::connect(&opts).await.unwrap()).await;
 }
 
 /// An alert row as releases before migration 12 wrote it (no dedup key).
@@ -769,7 +854,7 @@ async fn sqlite_alerts_stored_before_the_integer_dedup_key_still_dedup() {
     let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     store_as_before_migration_12(&s, a.id, "alert--old-hex", hex, 1_000).await;
     store_as_before_migration_12(&s, a.id, "alert--old-short", "o1", 1_000).await;
-    assert_eq!(s.migrate().await.unwrap(), vec![12, 13, 14, 15, 16]);
+    assert_eq!(s.migrate().await.unwrap(), vec![12, 13, 14, 15, 16, 17]);
     let repeats = [alert(hex, 1_500, Tlp::Amber), alert("o1", 1_600, Tlp::Amber), alert("n1", 1_700, Tlp::Amber)];
     let c = s.ingest_alerts(a.id, None, &repeats, 1000, window, |_| String::new()).await.unwrap();
     assert_eq!(c, muster_store::Ingested::Committed(muster_store::IngestCounts { created: 1, duplicates: 2 }));

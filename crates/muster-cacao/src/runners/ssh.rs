@@ -188,7 +188,8 @@ fn normalise_fingerprint(f: &str) -> String {
 /// How the client authenticates.
 enum Credentials {
     Password(String),
-    Key(PrivateKey),
+    /// Boxed: a decoded key is much larger than a password.
+    Key(Box<PrivateKey>),
 }
 
 fn credentials(
@@ -221,10 +222,10 @@ fn credentials(
         let text = config.key_store.get(id).ok_or_else(|| {
             client_err(format!("the ssh key store has no key {id:?} (kms_key_identifier); add it to the configuration"))
         })?;
-        return Ok((user, Credentials::Key(decode(text, None, &format!("key store entry {id:?}"))?)));
+        return Ok((user, Credentials::Key(Box::new(decode(text, None, &format!("key store entry {id:?}"))?))));
     }
     if let Some(text) = field("private_key") {
-        return Ok((user, Credentials::Key(decode(text, field("passphrase"), "the inline private_key")?)));
+        return Ok((user, Credentials::Key(Box::new(decode(text, field("passphrase"), "the inline private_key")?))));
     }
     match &auth.password {
         Some(p) => Ok((user, Credentials::Password(p.clone()))),
@@ -411,7 +412,7 @@ async fn session(
             } else {
                 None
             };
-            let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+            let key = PrivateKeyWithHashAlg::new(Arc::new(*key), hash);
             ("public key", handle.authenticate_publickey(user.clone(), key).await)
         }
     };
