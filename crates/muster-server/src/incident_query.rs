@@ -47,7 +47,7 @@ pub struct IncidentSearchParams {
     updated_to: Option<String>,
     /// An observable value on the incident, matched exactly (e.g. `203.0.113.7`).
     observable: Option<String>,
-    /// Words that must all occur in the title, description or timeline (whole words, any case).
+    /// Words that must all occur in the title, description or timeline, except entries linking alerts (whole words, any case).
     q: Option<String>,
     /// updated_at (default), detected_at, severity (info < … < critical), status (lifecycle order), title.
     sort: Option<String>,

@@ -168,6 +168,14 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0017_incident_observables_by_value.postgres.sql"),
         backfill: None,
     },
+    Migration {
+        version: 18,
+        name: "incident_search_without_alert_links",
+        sql: "",
+        sqlite: include_str!("../migrations/0018_incident_search_without_alert_links.sqlite.sql"),
+        postgres: include_str!("../migrations/0018_incident_search_without_alert_links.postgres.sql"),
+        backfill: None,
+    },
 ];
 
 /// Applies pending migrations; returns the versions applied.

@@ -40,6 +40,7 @@ macro_rules! suite {
 suite!(
     filters_narrow_the_list,
     full_text_searches_title_description_and_timeline,
+    alert_links_on_the_timeline_are_not_searched,
     full_text_input_cannot_break_the_query,
     full_text_gives_the_same_rows_when_probing_row_by_row,
     severity_sorts_by_rank_not_alphabet,
@@ -175,6 +176,30 @@ async fn full_text_searches_title_description_and_timeline(s: &Store) {
     // Words of an incident's title stay searchable after its timeline grows.
     s.add_incident_note(&title, "alice", "second note").await.unwrap();
     assert_eq!(ids(s, v, &q("phishing")).await, vec![title]);
+}
+
+/// Links to alerts (intake's "linked N alerts (…)" entries, an analyst's link and
+/// unlink) stay out of the search document, so intake linking alerts to an old
+/// incident never rebuilds it; an analyst's note after them is searched, and the
+/// incident's own words stay.
+async fn alert_links_on_the_timeline_are_not_searched(s: &Store) {
+    let w = world(s).await;
+    let v = &w.viewer;
+    let inc = incident(s, w.a, "Scanning from one address", "high", Tlp::Amber).await;
+    s.tamper_for_tests(&format!(
+        "INSERT INTO incident_timeline (id, incident_id, at, actor, kind, text) VALUES \
+         ('timeline--l1', '{inc}', 1000, 'correlation', 'alert', 'linked 5000 alerts (rule=shared-address, shared=ipv4:198.51.100.77)')"
+    ))
+    .await;
+    let q = |t: &str| IncidentQuery { text: search_words(t), ..IncidentQuery::default() };
+    assert!(ids(s, v, &q("linked")).await.is_empty(), "a link entry is not searched");
+    assert!(ids(s, v, &q("198.51.100.77")).await.is_empty());
+    s.add_incident_note(&inc, "alice", "Blocked the scanner upstream").await.unwrap();
+    assert_eq!(ids(s, v, &q("upstream")).await, vec![inc.clone()], "a note after a link is searched");
+    assert!(ids(s, v, &q("linked")).await.is_empty(), "the rebuild leaves links out");
+    assert_eq!(ids(s, v, &q("scanning")).await, vec![inc.clone()]);
+    s.tamper_for_tests("DELETE FROM incident_timeline WHERE id = 'timeline--l1'").await;
+    assert_eq!(ids(s, v, &q("upstream scanning")).await, vec![inc]);
 }
 
 async fn full_text_input_cannot_break_the_query(s: &Store) {
@@ -530,7 +555,7 @@ async fn sqlite_store_from_migration_7_gets_its_search_keys_backfilled() {
     incident(&s, w.b, "ransomware elsewhere", "low", Tlp::Amber).await;
     incident(&s, w.a, "phishing", "low", Tlp::Amber).await;
     set(&s, &closed, "status = 'closed'").await;
-    assert_eq!(s.migrate().await.unwrap(), vec![8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
+    assert_eq!(s.migrate().await.unwrap(), vec![8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]);
     for forced in [-1, 0] {
         muster_store::set_fts_drive_max_matches(forced);
         let q = IncidentQuery {

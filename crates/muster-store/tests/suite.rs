@@ -206,7 +206,7 @@ async fn audit_chain_detects_edit_and_deletion(s: &Store) {
 
 async fn migrations_are_idempotent(s: &Store) {
     assert!(s.migrate().await.unwrap().is_empty());
-    assert_eq!(Store::latest_schema_version(), 17);
+    assert_eq!(Store::latest_schema_version(), 18);
 }
 
 fn alert(fp: &str, at: i64, tlp: Tlp) -> muster_store::NewAlert {
@@ -735,7 +735,7 @@ async fn sqlite_links_survive_the_compact_incident_alerts_table() {
         ids[0], ids[1]
     ))
     .await;
-    assert_eq!(s.migrate().await.unwrap(), vec![11, 12, 13, 14, 15, 16, 17]);
+    assert_eq!(s.migrate().await.unwrap(), vec![11, 12, 13, 14, 15, 16, 17, 18]);
     assert_eq!(s.get_incident(inc).await.unwrap().1, ids[..2].to_vec());
     assert_eq!(s.link_alerts(inc, &ids[2..], "ana").await.unwrap(), 1);
     assert_eq!(s.get_incident(inc).await.unwrap().1, ids);
@@ -763,7 +763,7 @@ async fn observables_survive_the_value_ordered_constraint(s: &Store) {
         org = a.id.uuid()
     ))
     .await;
-    assert_eq!(s.migrate().await.unwrap(), vec![17]);
+    assert_eq!(s.migrate().await.unwrap(), vec![17, 18]);
     let listed = |o: Vec<muster_store::IncidentObservable>| {
         let mut v: Vec<(String, String, String, bool, bool)> =
             o.into_iter().map(|o| (o.id, o.kind, o.value, o.ioc, o.sighted)).collect();
@@ -854,7 +854,7 @@ async fn sqlite_alerts_stored_before_the_integer_dedup_key_still_dedup() {
     let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     store_as_before_migration_12(&s, a.id, "alert--old-hex", hex, 1_000).await;
     store_as_before_migration_12(&s, a.id, "alert--old-short", "o1", 1_000).await;
-    assert_eq!(s.migrate().await.unwrap(), vec![12, 13, 14, 15, 16, 17]);
+    assert_eq!(s.migrate().await.unwrap(), vec![12, 13, 14, 15, 16, 17, 18]);
     let repeats = [alert(hex, 1_500, Tlp::Amber), alert("o1", 1_600, Tlp::Amber), alert("n1", 1_700, Tlp::Amber)];
     let c = s.ingest_alerts(a.id, None, &repeats, 1000, window, |_| String::new()).await.unwrap();
     assert_eq!(c, muster_store::Ingested::Committed(muster_store::IngestCounts { created: 1, duplicates: 2 }));
