@@ -285,7 +285,7 @@ async fn demo_moves(
     actor: &str,
 ) -> Result<(), StoreError> {
     for (to, resolution) in path {
-        let (row, _, _) = store.get_incident(id).await?;
+        let row = store.incident(id).await?;
         let mut l = row.lifecycle;
         let from = l.status;
         l.transition(*to, *resolution, time::OffsetDateTime::now_utc())

@@ -244,3 +244,39 @@ both!(
     concurrent_batches_joining_one_incident_all_commit,
     the_same_rule_on_the_same_host_joins_its_incident_in_a_later_batch,
 );
+
+/// An incident correlation fed with more alerts than its page lists: the API
+/// detail counts and lists them all; the page shows the count, the newest 200
+/// (newest first) and says that it shows only those; a status change works on it.
+#[tokio::test]
+async fn a_large_incidents_page_lists_its_newest_alerts_and_says_how_many() {
+    let Some(s) = TestServer::start_with(Backend::Sqlite, |_| {}).await else { return };
+    let org = s.org("big").await;
+    let u = s.user("big-analyst", org.id, Role::Analyst, "analyst password 1").await;
+    let token = s.token(&u, Role::Analyst).await;
+    let c = Client { s, token, http: reqwest::Client::new() };
+    let lines: Vec<String> = (0..260u64).map(|i| eve(1, "192.0.2.44", "10.0.0.3", 5000 + i, 1)).collect();
+    assert_eq!(c.post(&lines).await["created"], 260);
+    let incs = c.incidents().await;
+    assert_eq!(incs.len(), 1, "{incs:?}");
+    let inc = &incs[0];
+    let ids: Vec<&str> = inc["alert_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!((inc["alert_count"].as_i64(), ids.len()), (Some(260), 260));
+    let id = inc["id"].as_str().unwrap();
+    let (web, csrf) = c.s.login("big-analyst", "analyst password 1").await;
+    let page = web.get(c.s.url(&format!("/incidents/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Alerts (260)"), "{page}");
+    assert!(page.contains("Showing the newest 200 of 260"), "{page}");
+    let (oldest, newest) = (ids[0], ids[259]);
+    assert!(page.contains(newest) && page.contains(ids[60]), "the newest 200 are listed");
+    assert!(!page.contains(oldest) && !page.contains(ids[59]), "older ones are not");
+    assert!(page.find(newest).unwrap() < page.find(ids[60]).unwrap(), "newest first");
+    let r = web
+        .post(c.s.url(&format!("/incidents/{id}/status")))
+        .form(&[("_csrf", csrf.as_str()), ("status", "triage"), ("resolution", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(c.get(&format!("/api/v1/incidents/{id}")).await["status"], "triage");
+}

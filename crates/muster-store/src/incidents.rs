@@ -257,21 +257,61 @@ impl Store {
         Ok(self.get_incident(&id).await?.0)
     }
 
-    /// One incident with its alert ids and timeline (oldest first).
+    /// One incident's row alone: what access checks need. An incident that
+    /// correlation fed for a while links hundreds of thousands of alerts, which
+    /// [`Store::get_incident`] would read in full.
     ///
     /// # Errors
     /// [`StoreError::NotFound`].
-    pub async fn get_incident(&self, id: &str) -> Result<(IncidentRow, Vec<String>, Vec<TimelineEntry>)> {
+    pub async fn incident(&self, id: &str) -> Result<IncidentRow> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM incidents WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))?;
+        row_to_incident(&row)
+    }
+
+    /// How many alerts an incident links, and the ids of the newest `limit`
+    /// of them, newest first (alert ids are time-ordered).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn newest_incident_alerts(&self, id: &str, limit: i64) -> Result<(i64, Vec<String>)> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incident_alerts WHERE incident_id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        let newest = sqlx::query_scalar(
+            "SELECT alert_id FROM incident_alerts WHERE incident_id = $1 ORDER BY alert_id DESC LIMIT $2",
+        )
+        .bind(id)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((total, newest))
+    }
+
+    /// One incident with all its alert ids (oldest first) and timeline (oldest first).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    pub async fn get_incident(&self, id: &str) -> Result<(IncidentRow, Vec<String>, Vec<TimelineEntry>)> {
+        let row = self.incident(id).await?;
         let alerts =
             sqlx::query_scalar("SELECT alert_id FROM incident_alerts WHERE incident_id = $1 ORDER BY alert_id")
                 .bind(id)
                 .fetch_all(&self.pool)
                 .await?;
+        let entries = self.incident_timeline(id).await?;
+        Ok((row, alerts, entries))
+    }
+
+    /// An incident's timeline, oldest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn incident_timeline(&self, id: &str) -> Result<Vec<TimelineEntry>> {
         let entries =
             sqlx::query("SELECT at, actor, kind, text FROM incident_timeline WHERE incident_id = $1 ORDER BY at, id")
                 .bind(id)
@@ -287,7 +327,7 @@ impl Store {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-        Ok((row_to_incident(&row)?, alerts, entries))
+        Ok(entries)
     }
 
     /// Incidents that may be visible to a viewer of `org` (its own and

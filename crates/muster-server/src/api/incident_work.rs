@@ -42,7 +42,7 @@ fn check_id(field: &str, prefix: &str, id: &str) -> ApiResult<()> {
 /// The incident, when the caller may see it (404 otherwise, as if it did not exist).
 pub(crate) async fn visible_incident(state: &AppState, p: &Principal, id: &str) -> ApiResult<IncidentRow> {
     check_id("id", "incident--", id)?;
-    let (row, _, _) = state.store.get_incident(id).await?;
+    let row = state.store.incident(id).await?;
     if !can_see(p, &row) {
         return Err(AppError::NotFound(format!("incident {id}")));
     }

@@ -116,6 +116,9 @@ impl From<&TimelineEntry> for TimelineView {
 pub struct IncidentDetail {
     #[serde(flatten)]
     pub incident: IncidentView,
+    /// How many alerts the incident links.
+    pub alert_count: i64,
+    /// The linked alerts' ids, oldest first (all of them).
     pub alert_ids: Vec<String>,
     pub timeline: Vec<TimelineView>,
 }
@@ -164,17 +167,44 @@ pub async fn create(
 }
 
 pub(crate) async fn detail(state: &AppState, p: &Principal, id: &str) -> ApiResult<IncidentDetail> {
+    let row = visible_row(state, p, id).await?;
+    let (_, alert_ids, timeline) = state.store.get_incident(id).await?;
+    Ok(IncidentDetail {
+        incident: (&row).into(),
+        alert_count: i64::try_from(alert_ids.len()).unwrap_or(i64::MAX),
+        alert_ids,
+        timeline: timeline.iter().map(Into::into).collect(),
+    })
+}
+
+/// [`detail`] with only the newest `alerts` alert ids, newest first (`alert_count`
+/// still counts all): what the incident page shows of an incident that may link
+/// hundreds of thousands.
+pub(crate) async fn detail_newest(state: &AppState, p: &Principal, id: &str, alerts: i64) -> ApiResult<IncidentDetail> {
+    let row = visible_row(state, p, id).await?;
+    let (alert_count, alert_ids) = state.store.newest_incident_alerts(id, alerts).await?;
+    let timeline = state.store.incident_timeline(id).await?;
+    Ok(IncidentDetail {
+        incident: (&row).into(),
+        alert_count,
+        alert_ids,
+        timeline: timeline.iter().map(Into::into).collect(),
+    })
+}
+
+/// The incident's row when the caller may see it (404 otherwise, as if it did not exist).
+async fn visible_row(state: &AppState, p: &Principal, id: &str) -> ApiResult<muster_store::IncidentRow> {
     if !id.starts_with("incident--") || id.len() > 64 {
         return Err(AppError::BadRequest(format!(
             "id: invalid incident id {:?}",
             id.chars().take(64).collect::<String>()
         )));
     }
-    let (row, alert_ids, timeline) = state.store.get_incident(id).await?;
+    let row = state.store.incident(id).await?;
     if !can_see(p, &row) {
         return Err(AppError::NotFound(format!("incident {id}")));
     }
-    Ok(IncidentDetail { incident: (&row).into(), alert_ids, timeline: timeline.iter().map(Into::into).collect() })
+    Ok(row)
 }
 
 // --- Search and list (filters, sort, cursor paging): see crate::incident_query. ---
@@ -241,8 +271,7 @@ pub async fn change_status(
     Json(body): Json<ChangeStatus>,
 ) -> ApiResult<Json<IncidentDetail>> {
     p.require(Role::Analyst)?;
-    let current = detail(&state, &p, &id).await?;
-    let (row, _, _) = state.store.get_incident(&id).await?;
+    let row = visible_row(&state, &p, &id).await?;
     if row.org != p.org.id {
         return Err(AppError::Forbidden("only the owning organisation works an incident".into()));
     }
@@ -250,7 +279,7 @@ pub async fn change_status(
     let from = l.status;
     l.transition(body.status, body.resolution, time::OffsetDateTime::now_utc())
         .map_err(|e| AppError::Unprocessable(format!("status: {e}")))?;
-    state.store.save_lifecycle(&current.incident.id, from, &l, &p.actor()).await?;
+    state.store.save_lifecycle(&row.id, from, &l, &p.actor()).await?;
     crate::playbooks::automation::on_incident_event(
         &state,
         crate::playbooks::automation::IncidentEvent::Updated { incident_id: id.clone() },

@@ -434,8 +434,7 @@ async fn incident_of_org(state: &AppState, p: &Principal, id: &str) -> ApiResult
             id.chars().take(64).collect::<String>()
         )));
     }
-    let (row, _, _) =
-        state.store.get_incident(id).await.map_err(|_| AppError::NotFound(format!("incident_id: incident {id}")))?;
+    let row = state.store.incident(id).await.map_err(|_| AppError::NotFound(format!("incident_id: incident {id}")))?;
     if row.org != p.org.id {
         return Err(AppError::NotFound(format!("incident_id: incident {id}")));
     }

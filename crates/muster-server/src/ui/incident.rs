@@ -47,11 +47,21 @@ struct IncidentPage {
     tasks: Vec<TaskView>,
     comments: Vec<CommentView>,
     observables: Vec<ObservableView>,
+    /// All the observables the viewer may see; the page lists the first [`PAGE_OBSERVABLES`].
+    observables_total: usize,
+    /// The incident links more alerts than the page lists.
+    alerts_truncated: bool,
     attachments: Vec<AttachmentView>,
     templates: Vec<TemplateView>,
     mergeable: Vec<Choice>,
     max_attachment_bytes: usize,
 }
+
+/// Alerts the page lists, newest first: correlation may link hundreds of
+/// thousands to one incident; the API lists them all.
+const PAGE_ALERTS: i64 = 200;
+/// Observables the page lists (an incident takes every observable of its alerts).
+const PAGE_OBSERVABLES: usize = 1_000;
 
 /// The intake's observable kinds, for the add form (the API validates).
 const OBSERVABLE_KINDS: &[&str] = &[
@@ -80,7 +90,7 @@ fn choices(values: impl IntoIterator<Item = (String, String)>, selected: Option<
 
 pub(crate) async fn incident_view(state: &AppState, ui: &UiPrincipal, id: String, error: Option<String>) -> PageResult {
     let p = &ui.0;
-    let i = incidents::get_one(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
+    let i = incidents::detail_newest(state, p, &id, PAGE_ALERTS).await?;
     let current = i.incident.status.clone();
     let statuses =
         muster_core::incident::IncidentStatus::NAMES.iter().copied().filter(|s| *s != "new" && *s != current).collect();
@@ -103,7 +113,10 @@ pub(crate) async fn incident_view(state: &AppState, ui: &UiPrincipal, id: String
     }
     let tasks = work::list_tasks(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
     let comments = work::list_comments(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
-    let observables = work::list_observables(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
+    let mut observables = work::list_observables(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
+    let observables_total = observables.len();
+    let alerts_truncated = usize::try_from(i.alert_count).unwrap_or(usize::MAX) > i.alert_ids.len();
+    observables.truncate(PAGE_OBSERVABLES);
     let attachments = files::list_attachments(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
     let templates = files::list_templates(State(state.clone()), p.clone()).await?.0;
     let failed = error.is_some();
@@ -132,6 +145,8 @@ pub(crate) async fn incident_view(state: &AppState, ui: &UiPrincipal, id: String
         tasks,
         comments,
         observables,
+        observables_total,
+        alerts_truncated,
         attachments,
         templates,
         max_attachment_bytes: state.config.max_attachment_bytes,
