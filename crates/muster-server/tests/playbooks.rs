@@ -167,6 +167,7 @@ both!(
     a_run_calls_the_tool_waits_for_the_analyst_and_lands_on_the_incident_timeline,
     a_waiting_run_can_be_cancelled,
     automation_rules_run_suggest_or_await_approval,
+    a_run_refuses_to_act_on_an_address_an_alert_of_its_incident_marks_pap_red,
     secrets_are_redacted_in_every_response,
 );
 
@@ -450,6 +451,57 @@ async fn automation_rules_run_suggest_or_await_approval(backend: Backend) {
     assert!(low_props.as_array().unwrap().is_empty());
     let (_, theirs) = e.get(&e.other, "/api/v1/automation-rules").await;
     assert!(theirs.as_array().unwrap().is_empty());
+}
+
+/// The PAP of an incident's alerts binds the playbooks run on it: a run that
+/// would block an address an alert of the incident marks PAP:RED is refused
+/// and calls nothing; an address only a PAP:GREEN alert carries is blocked.
+/// The incident's alerts are read 500 at a time; the PAP:RED one is on the second page.
+async fn a_run_refuses_to_act_on_an_address_an_alert_of_its_incident_marks_pap_red(backend: Backend) {
+    let Some(e) = env(backend).await else { return };
+    let (port, tool) = tool().await;
+    let id = "playbook--00000000-0000-4000-8000-00000000a005";
+    e.import(&playbook(id, "2026-01-01T00:00:00.000Z", port, false, false)).await;
+    let mut alert_ids = Vec::new();
+    for n in 0..505 {
+        let (pap, ip) = if n == 503 { (3, "192.0.2.66") } else { (1, "192.0.2.67") };
+        let (s, a) = e
+            .post(
+                &e.analyst,
+                "/api/v1/alert",
+                json!({"type": "siem", "source": "siem", "sourceRef": format!("pap-{n}"), "title": "Beaconing",
+                       "description": "", "severity": 2, "date": 1_709_632_800_000_i64 + n, "tlp": 2, "pap": pap,
+                       "observables": [{"dataType": "ip", "data": ip}]}),
+            )
+            .await;
+        assert_eq!(s, 201, "{a}");
+        alert_ids.push(a["_id"].clone());
+    }
+    let (s, inc) = e
+        .post(
+            &e.analyst,
+            "/api/v1/incidents",
+            json!({"title": "Beaconing", "severity": "high", "alert_ids": alert_ids}),
+        )
+        .await;
+    assert_eq!(s, 201, "{inc}");
+    let incident = inc["id"].as_str().unwrap();
+    let run = |ip: &str| json!({"variables": {"__ip__": ip}, "incident_id": incident});
+    let (s, red) = e.post(&e.analyst, &format!("/api/v1/playbooks/{id}/runs"), run("192.0.2.66")).await;
+    assert_eq!(s, 201, "{red}");
+    let red = e
+        .wait_for(&format!("/api/v1/playbook-runs/{}", red["id"].as_str().unwrap()), |v| {
+            v["status"] != "running" && v["status"] != "pending"
+        })
+        .await;
+    assert_ne!(red["status"], "completed", "{red}");
+    assert!(red.to_string().contains("refused by PAP"), "{red}");
+    assert!(tool.calls("/block").is_empty(), "nothing was called");
+    let (s, green) = e.post(&e.analyst, &format!("/api/v1/playbooks/{id}/runs"), run("192.0.2.67")).await;
+    assert_eq!(s, 201, "{green}");
+    e.wait_for(&format!("/api/v1/playbook-runs/{}", green["id"].as_str().unwrap()), |v| v["status"] == "completed")
+        .await;
+    assert_eq!(tool.calls("/block").len(), 1);
 }
 
 async fn secrets_are_redacted_in_every_response(backend: Backend) {

@@ -446,6 +446,44 @@ impl Store {
         Ok((alert_from_row(&row)?, content))
     }
 
+    /// The alerts an incident links, oldest first, with their documents and
+    /// originals, read `page` at a time (one query a page, not one per alert)
+    /// and handed to `each`, so memory stays bounded however many it links.
+    ///
+    /// # Errors
+    /// Database errors; [`StoreError::Corrupt`] when a stored record does not unpack.
+    pub async fn each_incident_alert(
+        &self,
+        incident: &str,
+        page: i64,
+        mut each: impl FnMut(AlertRow, AlertContent),
+    ) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let mut after = String::new();
+        loop {
+            let rows = sqlx::query(&format!(
+                "SELECT {ALERT_COLUMNS}, {CONTENT_COLUMNS} FROM alerts WHERE id IN \
+                 (SELECT alert_id FROM incident_alerts WHERE incident_id = $1 AND alert_id > $2 \
+                  ORDER BY alert_id LIMIT $3) ORDER BY id"
+            ))
+            .bind(incident)
+            .bind(&after)
+            .bind(page.max(1))
+            .fetch_all(&mut *conn)
+            .await?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            after = last.try_get("id")?;
+            for row in &rows {
+                let alert = alert_from_row(row)?;
+                let content = self.content_of(&mut conn, &alert.id, row).await?;
+                each(alert, content);
+            }
+            if i64::try_from(rows.len()).unwrap_or(i64::MAX) < page.max(1) {
+                return Ok(());
+            }
+        }
+    }
+
     /// Stored alerts of an organisation and the sightings they add up to.
     ///
     /// # Errors

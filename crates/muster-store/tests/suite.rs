@@ -328,6 +328,21 @@ async fn an_incident_takes_the_observables_of_its_alerts(s: &Store) {
     assert_eq!(pairs, [("domain", "evil.example"), ("ipv4", "192.0.2.7")], "shared values are kept once");
     assert!(obs.iter().all(|o| o.tlp == Tlp::Green && o.pap == "PAP:GREEN" && !o.ioc && !o.sighted));
     assert!(obs.iter().all(|o| ids.contains(&o.source)));
+    // Its alerts read back a page at a time (here one a page), oldest first, with their documents.
+    let mut read = Vec::new();
+    s.each_incident_alert(&inc.id, 1, |row, content| read.push((row.fingerprint, content.doc))).await.unwrap();
+    let fingerprints: Vec<&str> = read.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(fingerprints, ["o1", "o2"]);
+    assert!(read[0].1.contains("evil.example") && read[1].1.contains("192.0.2.7"));
+    let mut none = 0;
+    s.each_incident_alert("incident--none", 10, |_, _| none += 1).await.unwrap();
+    assert_eq!(none, 0);
+    // The newest alert alone, with the count of all; the row alone.
+    let (total, newest) = s.newest_incident_alerts(&inc.id, 1).await.unwrap();
+    let o2 = s.find_alert_by_fingerprint(a.id, "o2").await.unwrap().unwrap().id;
+    assert_eq!((total, newest), (2, vec![o2]));
+    assert_eq!(s.incident(&inc.id).await.unwrap().title, "scan");
+    assert!(matches!(s.incident("incident--none").await, Err(StoreError::NotFound(_))));
 }
 
 fn plain_incident(title: &str, tlp: Tlp) -> muster_store::NewIncident {

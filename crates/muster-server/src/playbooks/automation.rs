@@ -84,33 +84,46 @@ pub struct IncidentContext {
     pub sources: Vec<String>,
 }
 
+/// Alerts read a query at a time by [`incident_context`].
+const CONTEXT_PAGE: i64 = 500;
+
 /// Loads an incident with what its alerts say.
 ///
 /// # Errors
 /// Store errors.
 pub async fn incident_context(store: &Store, id: &str) -> Result<IncidentContext, StoreError> {
-    let (incident, alert_ids, _) = store.get_incident(id).await?;
+    let incident = store.incident(id).await?;
+    let mut alert_ids = Vec::new();
+    // In the alerts' order, each (kind, value, PAP) once: an incident correlation
+    // fed repeats its attacker's address in every alert.
     let mut observables = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut hosts = BTreeSet::new();
     let mut sources = BTreeSet::new();
-    for a in &alert_ids {
-        let (alert, content) = store.get_alert(a).await?;
-        sources.insert(alert.source.clone());
-        let pap = alert.pap.parse::<Pap>().unwrap_or(Pap::Amber);
-        let doc: Value = serde_json::from_str(&content.doc).unwrap_or(Value::Null);
-        if let Some(h) = doc.get("host").and_then(Value::as_str) {
-            hosts.insert(h.to_owned());
-        }
-        for o in doc.get("observables").and_then(Value::as_array).into_iter().flatten() {
-            if let (Some(k), Some(v)) = (o.get("kind").and_then(Value::as_str), o.get("value").and_then(Value::as_str))
-            {
-                if k == "hostname" {
-                    hosts.insert(v.to_owned());
-                }
-                observables.push((k.to_owned(), v.to_owned(), pap));
+    store
+        .each_incident_alert(id, CONTEXT_PAGE, |alert, content| {
+            sources.insert(alert.source.clone());
+            let pap = alert.pap.parse::<Pap>().unwrap_or(Pap::Amber);
+            let doc: Value = serde_json::from_str(&content.doc).unwrap_or(Value::Null);
+            if let Some(h) = doc.get("host").and_then(Value::as_str) {
+                hosts.insert(h.to_owned());
             }
-        }
-    }
+            for o in doc.get("observables").and_then(Value::as_array).into_iter().flatten() {
+                if let (Some(k), Some(v)) =
+                    (o.get("kind").and_then(Value::as_str), o.get("value").and_then(Value::as_str))
+                {
+                    if k == "hostname" {
+                        hosts.insert(v.to_owned());
+                    }
+                    let o = (k.to_owned(), v.to_owned(), pap);
+                    if seen.insert(o.clone()) {
+                        observables.push(o);
+                    }
+                }
+            }
+            alert_ids.push(alert.id);
+        })
+        .await?;
     Ok(IncidentContext {
         incident,
         alert_ids,
