@@ -245,9 +245,10 @@ both!(
     the_same_rule_on_the_same_host_joins_its_incident_in_a_later_batch,
 );
 
-/// An incident correlation fed with more alerts than its page lists: the API
-/// detail counts and lists them all; the page shows the count, the newest 200
-/// (newest first) and says that it shows only those; a status change works on it.
+/// An incident correlation fed with more alerts (and observables) than its page
+/// lists: the API detail counts and lists them all; the page shows the count,
+/// the newest 200 alerts (newest first) and the first 1,000 observables, and
+/// says that it shows only those; a status change works on it.
 #[tokio::test]
 async fn a_large_incidents_page_lists_its_newest_alerts_and_says_how_many() {
     let Some(s) = TestServer::start_with(Backend::Sqlite, |_| {}).await else { return };
@@ -255,22 +256,31 @@ async fn a_large_incidents_page_lists_its_newest_alerts_and_says_how_many() {
     let u = s.user("big-analyst", org.id, Role::Analyst, "analyst password 1").await;
     let token = s.token(&u, Role::Analyst).await;
     let c = Client { s, token, http: reqwest::Client::new() };
-    let lines: Vec<String> = (0..260u64).map(|i| eve(1, "192.0.2.44", "10.0.0.3", 5000 + i, 1)).collect();
-    assert_eq!(c.post(&lines).await["created"], 260);
+    let lines: Vec<String> =
+        (0..1_010u64).map(|i| eve(1, "192.0.2.44", &format!("10.0.{}.{}", i / 250, i % 250 + 1), 5000 + i, 1)).collect();
+    assert_eq!(c.post(&lines).await["created"], 1_010);
     let incs = c.incidents().await;
     assert_eq!(incs.len(), 1, "{incs:?}");
     let inc = &incs[0];
     let ids: Vec<&str> = inc["alert_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!((inc["alert_count"].as_i64(), ids.len()), (Some(260), 260));
+    assert_eq!((inc["alert_count"].as_i64(), ids.len()), (Some(1_010), 1_010));
     let id = inc["id"].as_str().unwrap();
     let (web, csrf) = c.s.login("big-analyst", "analyst password 1").await;
     let page = web.get(c.s.url(&format!("/incidents/{id}"))).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Alerts (260)"), "{page}");
-    assert!(page.contains("Showing the newest 200 of 260"), "{page}");
-    let (oldest, newest) = (ids[0], ids[259]);
-    assert!(page.contains(newest) && page.contains(ids[60]), "the newest 200 are listed");
-    assert!(!page.contains(oldest) && !page.contains(ids[59]), "older ones are not");
-    assert!(page.find(newest).unwrap() < page.find(ids[60]).unwrap(), "newest first");
+    assert!(page.contains("Alerts (1010)"), "{page}");
+    assert!(page.contains("Showing the newest 200 of 1010"), "{page}");
+    let listed = page.split("<ul id=\"alerts\">").nth(1).unwrap().split("</ul>").next().unwrap();
+    let (oldest, newest) = (ids[0], ids[1_009]);
+    assert_eq!(listed.matches("<li>").count(), 200);
+    assert!(listed.contains(newest) && listed.contains(ids[810]), "the newest 200 are listed");
+    assert!(!listed.contains(oldest) && !listed.contains(ids[809]), "older ones are not");
+    assert!(listed.find(newest).unwrap() < listed.find(ids[810]).unwrap(), "newest first");
+    let observables = c.get(&format!("/api/v1/incidents/{id}/observables")).await;
+    assert_eq!(observables.as_array().unwrap().len(), 1_011, "the API lists every observable");
+    assert!(page.contains("Observables (1000+)") && page.contains("Showing the first 1000, IoCs first"), "{page}");
+    let table = page.split("id=\"observables\">").nth(1).unwrap().split("</table>").next().unwrap();
+    let body = table.split("<tbody>").nth(1).unwrap();
+    assert_eq!(body.matches("<tr>").count(), 1_000, "a row per observable shown");
     let r = web
         .post(c.s.url(&format!("/incidents/{id}/status")))
         .form(&[("_csrf", csrf.as_str()), ("status", "triage"), ("resolution", "")])

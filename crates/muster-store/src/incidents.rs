@@ -405,11 +405,24 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn incident_observables(&self, id: &str) -> Result<Vec<IncidentObservable>> {
-        sqlx::query(
+        self.observables_of(id, "ORDER BY kind, value", i64::MAX).await
+    }
+
+    /// At most `limit` observables of an incident, IoCs first, then by kind and value.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn first_incident_observables(&self, id: &str, limit: i64) -> Result<Vec<IncidentObservable>> {
+        self.observables_of(id, "ORDER BY ioc DESC, kind, value", limit).await
+    }
+
+    async fn observables_of(&self, id: &str, order: &str, limit: i64) -> Result<Vec<IncidentObservable>> {
+        sqlx::query(&format!(
             "SELECT id, org_id, kind, value, ioc, sighted, tlp, pap, source FROM incident_observables \
-             WHERE incident_id = $1 ORDER BY kind, value",
-        )
+             WHERE incident_id = $1 {order} LIMIT $2"
+        ))
         .bind(id)
+        .bind(limit.max(0))
         .fetch_all(&self.pool)
         .await?
         .iter()

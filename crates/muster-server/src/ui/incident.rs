@@ -18,6 +18,7 @@ use crate::api::incident_work::{self as work, CommentView, ObservableView, TaskV
 use crate::api::incidents::{self as incidents, IncidentDetail};
 use crate::error::{AppError, Form, Json, Path};
 use crate::state::AppState;
+use crate::visibility::can_see;
 
 /// One choice of a select whose values are not static.
 pub struct Choice {
@@ -47,8 +48,8 @@ struct IncidentPage {
     tasks: Vec<TaskView>,
     comments: Vec<CommentView>,
     observables: Vec<ObservableView>,
-    /// All the observables the viewer may see; the page lists the first [`PAGE_OBSERVABLES`].
-    observables_total: usize,
+    /// The incident has more observables than the page lists ([`PAGE_OBSERVABLES`]).
+    observables_more: bool,
     /// The incident links more alerts than the page lists.
     alerts_truncated: bool,
     attachments: Vec<AttachmentView>,
@@ -61,7 +62,7 @@ struct IncidentPage {
 /// thousands to one incident; the API lists them all.
 const PAGE_ALERTS: i64 = 200;
 /// Observables the page lists (an incident takes every observable of its alerts).
-const PAGE_OBSERVABLES: usize = 1_000;
+const PAGE_OBSERVABLES: i64 = 1_000;
 
 /// The intake's observable kinds, for the add form (the API validates).
 const OBSERVABLE_KINDS: &[&str] = &[
@@ -113,10 +114,17 @@ pub(crate) async fn incident_view(state: &AppState, ui: &UiPrincipal, id: String
     }
     let tasks = work::list_tasks(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
     let comments = work::list_comments(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
-    let mut observables = work::list_observables(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
-    let observables_total = observables.len();
+    // The first of the incident's observables (IoCs first), each through the gate;
+    // one more is read to know whether there are more than the page shows.
+    let first = state.store.first_incident_observables(&id, PAGE_OBSERVABLES + 1).await?;
+    let observables_more = first.len() > usize::try_from(PAGE_OBSERVABLES).unwrap_or(usize::MAX);
+    let observables: Vec<ObservableView> = first
+        .iter()
+        .take(usize::try_from(PAGE_OBSERVABLES).unwrap_or(usize::MAX))
+        .filter(|o| can_see(p, *o))
+        .map(Into::into)
+        .collect();
     let alerts_truncated = usize::try_from(i.alert_count).unwrap_or(usize::MAX) > i.alert_ids.len();
-    observables.truncate(PAGE_OBSERVABLES);
     let attachments = files::list_attachments(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
     let templates = files::list_templates(State(state.clone()), p.clone()).await?.0;
     let failed = error.is_some();
@@ -145,7 +153,7 @@ pub(crate) async fn incident_view(state: &AppState, ui: &UiPrincipal, id: String
         tasks,
         comments,
         observables,
-        observables_total,
+        observables_more,
         alerts_truncated,
         attachments,
         templates,
