@@ -27,7 +27,7 @@ use crate::api;
         api::incident_work::update, api::incident_work::list_tasks, api::incident_work::create_task,
         api::incident_work::update_task, api::incident_work::list_comments, api::incident_work::create_comment,
         api::incident_work::list_observables, api::incident_work::create_observable,
-        api::incident_work::update_observable, api::incident_work::link_alerts, api::incident_work::unlink_alert,
+        api::incident_work::update_observable, api::incident_work::list_alerts, api::incident_work::link_alerts, api::incident_work::unlink_alert,
         api::incident_work::merge, api::incident_work::bulk,
         api::incident_files::list_attachments, api::incident_files::upload, api::incident_files::download,
         api::incident_files::list_templates, api::incident_files::get_template, api::incident_files::create_template,

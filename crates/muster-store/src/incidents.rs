@@ -273,19 +273,27 @@ impl Store {
     }
 
     /// How many alerts an incident links, and the ids of the newest `limit`
-    /// of them, newest first (alert ids are time-ordered).
+    /// of them older than `before` (an alert id; all when `None`), newest
+    /// first (alert ids are time-ordered).
     ///
     /// # Errors
     /// Database errors.
-    pub async fn newest_incident_alerts(&self, id: &str, limit: i64) -> Result<(i64, Vec<String>)> {
+    pub async fn newest_incident_alerts(
+        &self,
+        id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<(i64, Vec<String>)> {
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incident_alerts WHERE incident_id = $1")
             .bind(id)
             .fetch_one(&self.pool)
             .await?;
         let newest = sqlx::query_scalar(
-            "SELECT alert_id FROM incident_alerts WHERE incident_id = $1 ORDER BY alert_id DESC LIMIT $2",
+            "SELECT alert_id FROM incident_alerts WHERE incident_id = $1 AND ($2 = '' OR alert_id < $2) \
+             ORDER BY alert_id DESC LIMIT $3",
         )
         .bind(id)
+        .bind(before.unwrap_or(""))
         .bind(limit.max(0))
         .fetch_all(&self.pool)
         .await?;

@@ -338,9 +338,12 @@ async fn an_incident_takes_the_observables_of_its_alerts(s: &Store) {
     s.each_incident_alert("incident--none", 10, |_, _| none += 1).await.unwrap();
     assert_eq!(none, 0);
     // The newest alert alone, with the count of all; the row alone.
-    let (total, newest) = s.newest_incident_alerts(&inc.id, 1).await.unwrap();
+    let (total, newest) = s.newest_incident_alerts(&inc.id, None, 1).await.unwrap();
     let o2 = s.find_alert_by_fingerprint(a.id, "o2").await.unwrap().unwrap().id;
-    assert_eq!((total, newest), (2, vec![o2]));
+    let o1 = s.find_alert_by_fingerprint(a.id, "o1").await.unwrap().unwrap().id;
+    assert_eq!((total, newest), (2, vec![o2.clone()]));
+    assert_eq!(s.newest_incident_alerts(&inc.id, Some(&o2), 5).await.unwrap(), (2, vec![o1.clone()]));
+    assert_eq!(s.newest_incident_alerts(&inc.id, Some(&o1), 5).await.unwrap(), (2, vec![]));
     assert_eq!(s.incident(&inc.id).await.unwrap().title, "scan");
     assert!(matches!(s.incident("incident--none").await, Err(StoreError::NotFound(_))));
 }

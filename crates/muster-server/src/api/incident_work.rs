@@ -15,11 +15,11 @@ use muster_store::{
     TaskChanges, TaskRow,
 };
 use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::incidents::{ChangeStatus, IncidentDetail, detail};
 use crate::auth::Principal;
-use crate::error::{ApiResult, AppError, Json, Path};
+use crate::error::{ApiResult, AppError, Json, Path, Query};
 use crate::state::AppState;
 use crate::visibility::can_see;
 
@@ -462,6 +462,50 @@ pub async fn update_observable(
 pub struct LinkAlerts {
     /// Alerts of the incident's organisation.
     pub alert_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentAlertsQuery {
+    /// Page size, 1-1000 (default 100).
+    pub limit: Option<i64>,
+    /// The previous page's `next_before`: alerts linked before that one.
+    pub before: Option<String>,
+}
+
+/// A page of an incident's linked alerts, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentAlertsPage {
+    /// How many alerts the incident links in all.
+    pub alert_count: i64,
+    pub alert_ids: Vec<String>,
+    /// Pass as `before` for the next page; absent on the last page.
+    pub next_before: Option<String>,
+}
+
+/// The incident's linked alerts a page at a time, newest first (for incidents that
+/// correlation fed with more alerts than one answer should carry).
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/alerts", tag = "incidents",
+    params(("id" = String, Path), IncidentAlertsQuery),
+    responses((status = 200, body = IncidentAlertsPage), (status = 400), (status = 404), (status = 422)))]
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<IncidentAlertsQuery>,
+) -> ApiResult<Json<IncidentAlertsPage>> {
+    visible_incident(&state, &p, &id).await?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::Unprocessable("limit: must be 1-1000".into()));
+    }
+    if let Some(b) = &q.before {
+        check_id("before", "alert--", b)?;
+    }
+    let (alert_count, alert_ids) = state.store.newest_incident_alerts(&id, q.before.as_deref(), limit).await?;
+    let next_before =
+        if i64::try_from(alert_ids.len()).unwrap_or(i64::MAX) == limit { alert_ids.last().cloned() } else { None };
+    Ok(Json(IncidentAlertsPage { alert_count, alert_ids, next_before }))
 }
 
 /// Links further alerts of the organisation (their observables are copied onto the incident).

@@ -182,7 +182,7 @@ pub(crate) async fn detail(state: &AppState, p: &Principal, id: &str) -> ApiResu
 /// hundreds of thousands.
 pub(crate) async fn detail_newest(state: &AppState, p: &Principal, id: &str, alerts: i64) -> ApiResult<IncidentDetail> {
     let row = visible_row(state, p, id).await?;
-    let (alert_count, alert_ids) = state.store.newest_incident_alerts(id, alerts).await?;
+    let (alert_count, alert_ids) = state.store.newest_incident_alerts(id, None, alerts).await?;
     let timeline = state.store.incident_timeline(id).await?;
     Ok(IncidentDetail {
         incident: (&row).into(),

@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
             get(incident_work::list_observables).post(incident_work::create_observable),
         )
         .route("/incidents/{id}/observables/{observable_id}", patch(incident_work::update_observable))
-        .route("/incidents/{id}/alerts", post(incident_work::link_alerts))
+        .route("/incidents/{id}/alerts", get(incident_work::list_alerts).post(incident_work::link_alerts))
         .route("/incidents/{id}/alerts/{alert_id}", delete(incident_work::unlink_alert))
         .route("/incidents/{id}/merge", post(incident_work::merge))
         .route("/incidents/{id}/template", post(incident_files::apply_template))
