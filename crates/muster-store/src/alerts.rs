@@ -458,6 +458,7 @@ impl Store {
         page: i64,
         mut each: impl FnMut(AlertRow, AlertContent),
     ) -> Result<()> {
+        let page = page.max(1);
         let mut conn = self.pool.acquire().await?;
         let mut after = String::new();
         loop {
@@ -468,7 +469,7 @@ impl Store {
             ))
             .bind(incident)
             .bind(&after)
-            .bind(page.max(1))
+            .bind(page)
             .fetch_all(&mut *conn)
             .await?;
             let Some(last) = rows.last() else { return Ok(()) };
@@ -478,7 +479,7 @@ impl Store {
                 let content = self.content_of(&mut conn, &alert.id, row).await?;
                 each(alert, content);
             }
-            if i64::try_from(rows.len()).unwrap_or(i64::MAX) < page.max(1) {
+            if i64::try_from(rows.len()).unwrap_or(i64::MAX) < page {
                 return Ok(());
             }
         }

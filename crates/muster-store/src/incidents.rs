@@ -306,13 +306,20 @@ impl Store {
     /// [`StoreError::NotFound`].
     pub async fn get_incident(&self, id: &str) -> Result<(IncidentRow, Vec<String>, Vec<TimelineEntry>)> {
         let row = self.incident(id).await?;
-        let alerts =
-            sqlx::query_scalar("SELECT alert_id FROM incident_alerts WHERE incident_id = $1 ORDER BY alert_id")
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?;
+        let alerts = self.incident_alert_ids(id).await?;
         let entries = self.incident_timeline(id).await?;
         Ok((row, alerts, entries))
+    }
+
+    /// Every alert id an incident links, oldest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn incident_alert_ids(&self, id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT alert_id FROM incident_alerts WHERE incident_id = $1 ORDER BY alert_id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// An incident's timeline, oldest first.

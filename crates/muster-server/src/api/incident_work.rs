@@ -42,6 +42,11 @@ fn check_id(field: &str, prefix: &str, id: &str) -> ApiResult<()> {
 /// The incident, when the caller may see it (404 otherwise, as if it did not exist).
 pub(crate) async fn visible_incident(state: &AppState, p: &Principal, id: &str) -> ApiResult<IncidentRow> {
     check_id("id", "incident--", id)?;
+    gated_incident(state, p, id).await
+}
+
+/// The incident's row through the gate, for an id already checked (404 when hidden).
+pub(crate) async fn gated_incident(state: &AppState, p: &Principal, id: &str) -> ApiResult<IncidentRow> {
     let row = state.store.incident(id).await?;
     if !can_see(p, &row) {
         return Err(AppError::NotFound(format!("incident {id}")));

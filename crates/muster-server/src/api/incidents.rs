@@ -168,7 +168,8 @@ pub async fn create(
 
 pub(crate) async fn detail(state: &AppState, p: &Principal, id: &str) -> ApiResult<IncidentDetail> {
     let row = visible_row(state, p, id).await?;
-    let (_, alert_ids, timeline) = state.store.get_incident(id).await?;
+    let alert_ids = state.store.incident_alert_ids(id).await?;
+    let timeline = state.store.incident_timeline(id).await?;
     Ok(IncidentDetail {
         incident: (&row).into(),
         alert_count: i64::try_from(alert_ids.len()).unwrap_or(i64::MAX),
@@ -200,11 +201,7 @@ async fn visible_row(state: &AppState, p: &Principal, id: &str) -> ApiResult<mus
             id.chars().take(64).collect::<String>()
         )));
     }
-    let row = state.store.incident(id).await?;
-    if !can_see(p, &row) {
-        return Err(AppError::NotFound(format!("incident {id}")));
-    }
-    Ok(row)
+    crate::api::incident_work::gated_incident(state, p, id).await
 }
 
 // --- Search and list (filters, sort, cursor paging): see crate::incident_query. ---

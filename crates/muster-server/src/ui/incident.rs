@@ -62,7 +62,7 @@ struct IncidentPage {
 /// thousands to one incident; the API lists them all.
 const PAGE_ALERTS: i64 = 200;
 /// Observables the page lists (an incident takes every observable of its alerts).
-const PAGE_OBSERVABLES: i64 = 1_000;
+const PAGE_OBSERVABLES: usize = 1_000;
 
 /// The intake's observable kinds, for the add form (the API validates).
 const OBSERVABLE_KINDS: &[&str] = &[
@@ -116,14 +116,10 @@ pub(crate) async fn incident_view(state: &AppState, ui: &UiPrincipal, id: String
     let comments = work::list_comments(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
     // The first of the incident's observables (IoCs first), each through the gate;
     // one more is read to know whether there are more than the page shows.
-    let first = state.store.first_incident_observables(&id, PAGE_OBSERVABLES + 1).await?;
-    let observables_more = first.len() > usize::try_from(PAGE_OBSERVABLES).unwrap_or(usize::MAX);
-    let observables: Vec<ObservableView> = first
-        .iter()
-        .take(usize::try_from(PAGE_OBSERVABLES).unwrap_or(usize::MAX))
-        .filter(|o| can_see(p, *o))
-        .map(Into::into)
-        .collect();
+    let mut first = state.store.first_incident_observables(&id, PAGE_OBSERVABLES as i64 + 1).await?;
+    let observables_more = first.len() > PAGE_OBSERVABLES;
+    first.truncate(PAGE_OBSERVABLES);
+    let observables: Vec<ObservableView> = first.iter().filter(|o| can_see(p, *o)).map(Into::into).collect();
     let alerts_truncated = usize::try_from(i.alert_count).unwrap_or(usize::MAX) > i.alert_ids.len();
     let attachments = files::list_attachments(State(state.clone()), p.clone(), Path(id.clone())).await?.0;
     let templates = files::list_templates(State(state.clone()), p.clone()).await?.0;
